@@ -1,0 +1,131 @@
+"""NER models: word features -> (context layer) -> graph convolutions -> tag softmax.
+
+Presets:
+  seed_readme  the README of keras_gcn_sequence_labelling: frozen vectors ->
+               GCN(150, relu) -> dropout -> GCN(num_labels, softmax, no backward links).
+  seed_train   its train.py: frozen vectors -> GCN(256) -> dropout -> GCN(256) ->
+               dropout -> dense softmax.
+  default      ours. A GCN alone only sees a word's syntactic neighbours, so it cannot
+               learn word shape or order-dependent context; we give it what the NER
+               literature shows matters (Ma & Hovy 2016; Cetoli et al. 2017): trainable
+               vectors, casing features, a character CNN, and a BiLSTM context layer
+               whose states the GCN then mixes along the dependency tree (basis-
+               decomposed relation weights, normalised, edge-weighted). The output sees
+               the BiLSTM state and the GCN state side by side.
+All presets use the bug-fixed layer (sum over relations, real consecutive links,
+per-unit bias, masks); `combine="max"` restores the original combination.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+from models.graph_conv import GraphConvolution
+
+
+@dataclass(frozen=True)
+class NerModelConfig:
+    trainable_embeddings: bool = False
+    casing_dim: int = 0          # 0: no casing feature
+    char_filters: int = 0        # 0: no character CNN
+    char_dim: int = 25
+    context_units: int = 0       # BiLSTM units per direction; 0: no context layer
+    gcn_units: tuple[int, ...] = (150,)
+    output: str = "dense"        # "gcn": the last GCN layer is the softmax (seed_readme)
+    skip_connection: bool = False  # output layer also sees the pre-GCN states
+    dropout: float = 0.5
+    combine: str = "sum"
+    normalize: bool = False
+    num_bases: int = 0
+    edge_weighting: bool = False
+
+
+PRESETS: dict[str, NerModelConfig] = {
+    "seed_readme": NerModelConfig(gcn_units=(150,), output="gcn"),
+    "seed_train": NerModelConfig(gcn_units=(256, 256), output="dense"),
+    "default": NerModelConfig(trainable_embeddings=True, casing_dim=8, char_filters=50, context_units=100,
+                              gcn_units=(150,), output="dense", skip_connection=True, normalize=True,
+                              num_bases=8, edge_weighting=True),
+}
+
+
+def resolve_config(preset: str, **overrides) -> NerModelConfig:
+    """The preset with the non-None overrides applied (``gcn_units`` sets every layer)."""
+    config = PRESETS[preset]
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "gcn_units" in changes:
+        changes["gcn_units"] = tuple(changes["gcn_units"] for _ in config.gcn_units)
+    return dataclasses.replace(config, **changes)
+
+
+@keras.saving.register_keras_serializable(package="gnn")
+class CharCNN(layers.Layer):
+    """Characters of each word -> conv -> max over the word's real characters."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int, width: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.num_chars, self.char_dim, self.filters, self.width = num_chars, char_dim, filters, width
+        self.embed = layers.Embedding(num_chars, char_dim)
+        self.conv = layers.Conv1D(filters, width, padding="same", activation="tanh")
+
+    def build(self, input_shape):
+        self.embed.build(input_shape)
+        self.conv.build((None, input_shape[-1], self.char_dim))
+
+    def call(self, chars):
+        b, n, c = ops.shape(chars)[0], ops.shape(chars)[1], ops.shape(chars)[2]
+        flat = ops.reshape(chars, (-1, c))
+        h = self.conv(self.embed(flat))
+        present = ops.cast(ops.not_equal(flat, 0), h.dtype)[..., None]
+        h = h * present - 2.0 * (1.0 - present)  # tanh >= -1, so padding never wins the max
+        h = ops.maximum(ops.max(h, axis=1), -1.0)  # an empty (padding) word gives -1s
+        return ops.reshape(h, (b, n, self.filters))
+
+    def get_config(self):
+        return {**super().get_config(), "num_chars": self.num_chars, "char_dim": self.char_dim,
+                "filters": self.filters, "width": self.width}
+
+
+def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int, num_chars: int,
+                    num_labels: int, num_dep_labels: int, num_casings: int = 8) -> keras.Model:
+    words = keras.Input((None,), dtype="int32", name="words")
+    casing = keras.Input((None,), dtype="int32", name="casing")
+    chars = keras.Input((None, None), dtype="int32", name="chars")
+    heads = keras.Input((None,), dtype="int32", name="heads")
+    rels = keras.Input((None,), dtype="int32", name="rels")
+    mask = ops.not_equal(words, 0)
+
+    features = [layers.Embedding(vocab_size, embedding_dim, trainable=config.trainable_embeddings,
+                                 name="word_embedding")(words)]
+    if config.casing_dim:
+        features.append(layers.Embedding(num_casings, config.casing_dim, name="casing_embedding")(casing))
+    if config.char_filters:
+        features.append(CharCNN(num_chars, config.char_dim, config.char_filters, name="char_cnn")(chars))
+    x = features[0] if len(features) == 1 else layers.Concatenate()(features)
+
+    if config.context_units:
+        x = layers.Dropout(config.dropout)(x)
+        x = layers.Bidirectional(layers.LSTM(config.context_units, return_sequences=True), name="context")(x, mask=mask)
+    before_gcn = x
+
+    gcn = dict(num_dep_labels=num_dep_labels, combine=config.combine, normalize=config.normalize,
+               num_bases=config.num_bases, edge_weighting=config.edge_weighting)
+    for i, units in enumerate(config.gcn_units):
+        if config.context_units or i > 0:
+            x = layers.Dropout(config.dropout)(x)
+        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, heads, rels], mask=mask)
+
+    if config.output == "gcn":
+        x = layers.Dropout(config.dropout)(x)
+        out = GraphConvolution(num_labels, activation="softmax", backward_links=False, name="gcn_out",
+                               dtype="float32", **gcn)([x, heads, rels], mask=mask)
+    else:
+        if config.skip_connection:
+            x = layers.Concatenate()([before_gcn, x])
+        x = layers.Dropout(config.dropout)(x)
+        out = layers.Dense(num_labels, activation="softmax", name="tags", dtype="float32")(x)
+    return keras.Model({"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}, out,
+                       name="gcn_ner")

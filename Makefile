@@ -1,0 +1,37 @@
+# make run   create .venv, install, pull the data, run the NER pipeline (Prefect flow)
+# make test  same set-up, then the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export GIT_PYTHON_REFRESH := quiet
+
+.PHONY: run test data install bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+data: install
+	$(BIN)/dvc pull data/raw/conll2003.dvc data/raw/citeulike-t.dvc
+
+run: data
+	$(BIN)/python -m flows.ner
+
+test: data
+	$(BIN)/python -m pytest -q tests
+
+bench: data
+	$(BIN)/python benchmarks/ner_speed.py
+
+clean:
+	rm -rf .prefect mlflow.db mlartifacts .cache

@@ -1,0 +1,46 @@
+"""Test isolation: Prefect, MLflow and Keras state stay in per-session temp folders."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["GIT_PYTHON_REFRESH"] = "quiet"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_tracking(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("PREFECT_HOME", str(home / "prefect"))
+
+
+CONLL_SAMPLE = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+
+Zürich NNP B-NP B-LOC
+won VBD B-VP O
+"""
+
+
+@pytest.fixture
+def conll_sample() -> str:
+    return CONLL_SAMPLE

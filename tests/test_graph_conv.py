@@ -1,0 +1,109 @@
+"""The edge-list graph convolution: shapes, masking, and equality with the dense
+reference (the original's formulation) on random dependency trees."""
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from models.graph_conv import GraphConvolution, relation_count
+from models.reference import DenseGraphConvolution, dense_adjacency
+
+L = 5  # dependency labels
+
+
+def random_trees(rng, batch=4, n=9):
+    lengths = rng.integers(1, n + 1, batch)
+    lengths[0] = n
+    heads = rng.integers(0, 50, (batch, n))  # garbage in padding on purpose
+    rels = rng.integers(0, L, (batch, n))
+    for b in range(batch):
+        heads[b, :lengths[b]] = rng.integers(0, lengths[b], lengths[b])
+    mask = np.arange(n)[None, :] < lengths[:, None]
+    return heads, rels, lengths, mask
+
+
+OPTIONS = list(itertools.product(["sum", "max"], [False, True], [False, True],
+                                 [(True, True, True), (False, True, False), (True, False, True), (False, False, True)]))
+
+
+@pytest.mark.parametrize("combine, normalize, edge_weighting, links", OPTIONS)
+def test_edge_list_equals_dense_reference(combine, normalize, edge_weighting, links):
+    rng = np.random.default_rng(hash((combine, normalize, edge_weighting, links)) % 2**32)
+    heads, rels, lengths, mask = random_trees(rng)
+    h = rng.normal(size=(*heads.shape, 6)).astype("float32")
+    self_links, consecutive, backward = links
+    fast = GraphConvolution(7, L, activation="tanh", combine=combine, normalize=normalize,
+                            edge_weighting=edge_weighting, self_links=self_links,
+                            consecutive_links=consecutive, backward_links=backward)
+    fast([h, heads, rels], mask=mask)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in fast.get_weights()]
+    fast.set_weights(weights)
+    R = relation_count(L, self_links, consecutive, backward)
+    dense = DenseGraphConvolution(7, R, activation="tanh", combine=combine, normalize=normalize,
+                                  edge_weighting=edge_weighting)
+    A = dense_adjacency(heads, rels, lengths, L, self_links, consecutive, backward)
+    dense([h, A])
+    dense.set_weights(weights)
+    got = np.asarray(fast([h, heads, rels], mask=mask))
+    want = np.asarray(dense([h, A], mask=mask))
+    assert np.abs(want[mask]).max() > 0.1  # the comparison is not between zeros
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_basis_decomposition_equals_full_weights():
+    rng = np.random.default_rng(0)
+    heads, rels, lengths, mask = random_trees(rng)
+    h = rng.normal(size=(*heads.shape, 6)).astype("float32")
+    based = GraphConvolution(4, L, num_bases=3)
+    based([h, heads, rels], mask=mask)
+    V, a, bias = [rng.normal(size=w.shape).astype("float32") for w in based.get_weights()]
+    based.set_weights([V, a, bias])
+    full = GraphConvolution(4, L)
+    full([h, heads, rels], mask=mask)
+    R = full.num_relations
+    W = np.einsum("rb,dbu->dru", a, V.reshape(6, 3, 4)).reshape(6, R * 4)  # W_r = sum_b a_rb V_b
+    full.set_weights([W, bias])
+    np.testing.assert_allclose(np.asarray(based([h, heads, rels], mask=mask)),
+                               np.asarray(full([h, heads, rels], mask=mask)), atol=1e-4)
+
+
+def test_padding_is_masked_and_inert():
+    rng = np.random.default_rng(1)
+    heads, rels, lengths, mask = random_trees(rng)
+    h = rng.normal(size=(*heads.shape, 6)).astype("float32")
+    layer = GraphConvolution(5, L, activation="relu")
+    out = np.asarray(layer([h, heads, rels], mask=mask))
+    assert out.shape == (*heads.shape, 5)
+    assert np.all(out[~mask] == 0)
+    h2 = h.copy()
+    h2[~mask] = 1e3  # changing padded features must not change real tokens
+    out2 = np.asarray(layer([h2, heads, rels], mask=mask))
+    np.testing.assert_allclose(out[mask], out2[mask], atol=1e-5)
+
+
+def test_consecutive_links_are_real_neighbours():
+    # One token sentence pair: with only consecutive forward links, token i sees i-1.
+    h = np.arange(1, 5, dtype="float32").reshape(1, 4, 1)
+    heads = np.array([[0, 1, 2, 3]])  # every token is its own head: dependency edges are self loops
+    rels = np.zeros((1, 4), int)
+    layer = GraphConvolution(1, 1, self_links=False, backward_links=False, use_bias=False)
+    layer([h, heads, rels])
+    R = layer.num_relations  # [dep label 0, consecutive]
+    layer.set_weights([np.array([[0.0] + [1.0] * (R - 1)], "float32")])
+    out = np.asarray(layer([h, heads, rels], mask=np.ones((1, 4), bool)))[0, :, 0]
+    np.testing.assert_allclose(out, [0, 1, 2, 3])
+
+
+def test_serialisation_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    heads, rels, lengths, mask = random_trees(rng)
+    h_in = keras.Input((None, 6))
+    heads_in = keras.Input((None,), dtype="int32")
+    rels_in = keras.Input((None,), dtype="int32")
+    out = GraphConvolution(3, L, edge_weighting=True, num_bases=2, combine="max")([h_in, heads_in, rels_in])
+    model = keras.Model([h_in, heads_in, rels_in], out)
+    h = rng.normal(size=(*heads.shape, 6)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(model([h, heads, rels])), np.asarray(again([h, heads, rels])), atol=1e-6)

@@ -28,11 +28,8 @@ def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed
                  "ner.train.batch_size": batch_size, "ner.data.max_sentences": max_sentences}
     with effective_params(overrides) as params:
         with flow_run("ner_flow", EXPERIMENT, flatten({"ner": params.ner.model_dump()})) as (mlflow, run):
-            previous = None
-            for stage in STAGES:
-                previous = dvc_stage.submit(stage, run.info.run_id, EXPERIMENT,
-                                            wait_for=[previous] if previous else None)
-            previous.result()
+            for stage in STAGES:  # in order; a failed stage fails the flow
+                dvc_stage(stage, run.info.run_id, EXPERIMENT)
             metrics = read_json("metrics/ner.json")
             log_metrics_tree(mlflow, {k: metrics[k] for k in ("dev", "test")})
             mlflow.log_artifact(str(PROJECT_ROOT / "metrics/ner.json"))

@@ -60,6 +60,7 @@ def load_vectors(source: str, keep: set[str] | None = None) -> dict[str, np.ndar
     words, matrix = _packaged_glove() if source == PACKAGED else _text_vectors(Path(source), keep)
     lookup: dict[str, np.ndarray] = {}
     for word, row in zip(words, matrix):
-        if keep is None or word in keep:
-            lookup.setdefault(word, row)
+        for key in (word, word.lower()):  # exact form first; cased files also serve lower-case keys
+            if keep is None or key in keep:
+                lookup.setdefault(key, row)
     return lookup

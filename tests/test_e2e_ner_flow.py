@@ -1,0 +1,92 @@
+"""End to end: ner_flow on a tiny slice, through DVC, with MLflow parent/child runs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tasks.params import Params, apply_overrides
+
+from tests.data_fixtures import ROOT, write_conll_slice
+
+pytestmark = pytest.mark.e2e
+
+TINY = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.model.gcn_units": 8,
+        "ner.model.char_filters": 4, "ner.train.epochs": 3, "ner.train.batch_size": 8, "ner.train.patience": 5}
+
+
+def run(cmd, cwd, env, timeout=600):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A fresh git + DVC project with this code and a tiny CoNLL slice."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for name in ("tasks", "models", "flows"):
+        shutil.copytree(ROOT / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, proj / name)
+    (proj / ".dvc").mkdir()
+    (proj / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
+    # DVC needs every tracked key present, so write the complete defaults plus TINY.
+    (proj / "params.yaml").write_text(yaml.safe_dump(apply_overrides(Params().model_dump(), TINY), sort_keys=False))
+    write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=40)
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(proj)}
+    env.pop("MLFLOW_RUN_ID", None)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    run(["git", "init", "-q"], proj, env)
+    run(git + ["add", "-A"], proj, env)
+    run(git + ["commit", "-qm", "init"], proj, env)
+    return proj, env, tmp_path
+
+
+def test_ner_flow_end_to_end(project):
+    proj, env, tmp = project
+    params_before = (proj / "params.yaml").read_text()
+    flow = run([sys.executable, "-m", "flows.ner", "--epochs", "2", "--seed", "7"], proj, env, timeout=900)
+    assert "test strict span F1" in flow.stdout + flow.stderr
+
+    metrics = json.loads((proj / "metrics" / "ner.json").read_text())
+    for split in ("dev", "test"):
+        assert {"precision", "recall", "f1"} <= set(metrics[split])
+    assert set(metrics["test"]["per_type"]) <= {"PER", "LOC", "ORG", "MISC"}
+    assert metrics["epochs_run"] == 2
+    assert (proj / "artifacts" / "ner" / "model.keras").is_file()
+    assert (proj / "params.yaml").read_text() == params_before  # overrides do not leak
+
+    # MLflow: one parent run for the flow, one child per stage holding params and F1.
+    import mlflow
+
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name("ner")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("kind") == "flow"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.data.params["ner.train.epochs"] == "2" and "test.f1" in parent.data.metrics
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == {"prepare_ner", "train_ner"}
+    train = children["train_ner"]
+    assert train.data.params["ner.train.seed"] == "7"
+    assert train.data.metrics["test.f1"] == pytest.approx(metrics["test"]["f1"])
+    assert len(client.get_metric_history(train.info.run_id, "dev_f1")) == 2
+    assert "data.train.sentences" in children["prepare_ner"].data.metrics
+
+    # The flow ran with overrides, so plain `dvc repro` re-runs train_ner with params.yaml
+    # (3 epochs); after that, a second `dvc repro` has nothing to do.
+    run([sys.executable, "-m", "dvc", "repro"], proj, env, timeout=900)
+    assert json.loads((proj / "metrics" / "ner.json").read_text())["epochs_run"] == 3
+    again = run([sys.executable, "-m", "dvc", "repro"], proj, env)
+    assert "Running stage" not in again.stdout
+    status = run([sys.executable, "-m", "dvc", "status"], proj, env)
+    assert "up to date" in status.stdout

@@ -52,15 +52,6 @@ def write_text(path: Path | str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def remove_outputs(*paths: Path | str) -> None:
-    """Delete stale outputs of a stage before it starts (DVC does the same)."""
-    for p in map(Path, paths):
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-
-
 def run_main(main: Callable[[], Any]) -> None:
     """Run a stage's main(); turn expected failures into one clear line and exit 2."""
     from tasks.params import ParamsError

@@ -1,0 +1,211 @@
+"""Training throughput and peak memory: edge-list GCN vs the dense reference.
+
+Both variants train the same architecture (the seed_train preset: frozen GloVe ->
+GCN 256 -> GCN 256 -> softmax, one weight matrix per relation, the original's
+formulation) on the *same* length-bucketed CoNLL batches; only the graph layer differs:
+  edge   models.graph_conv.GraphConvolution (gather + segment-sum over the tree's edges)
+  dense  models.reference.DenseGraphConvolution fed a (batch, relations, n, n) adjacency,
+         precomputed before timing (its construction time is reported separately)
+Each variant runs in its own process so peak memory (max RSS) is its own. A third row
+times one full training epoch of the default preset on this machine.
+
+    python benchmarks/ner_speed.py                 # needs data/prepared/ner (dvc repro prepare_ner)
+    python benchmarks/ner_speed.py --batches 20 --passes 1   # quicker
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+PREPARED = ROOT / "data" / "prepared" / "ner"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build(variant: str, vocab: dict, embeddings, units: int):
+    import keras
+
+    from models.graph_conv import GraphConvolution, relation_count
+    from models.reference import DenseGraphConvolution
+
+    L = len(vocab["relations"])
+    R = relation_count(L, True, True, True)
+    words = keras.Input((None,), dtype="int32", name="words")
+    mask = keras.ops.not_equal(words, 0)
+    x = keras.layers.Embedding(*embeddings.shape, trainable=False, name="word_embedding")(words)
+    if variant.startswith("edge"):
+        heads = keras.Input((None,), dtype="int32", name="heads")
+        rels = keras.Input((None,), dtype="int32", name="rels")
+        graph_inputs = {"heads": heads, "rels": rels}
+        # edge_bases: the layer configuration of our default preset (basis decomposition).
+        options = dict(num_bases=8, normalize=True, edge_weighting=True) if variant == "edge_bases" else {}
+        gcn = lambda u, h: GraphConvolution(u, L, activation="relu", **options)([h, heads, rels], mask=mask)  # noqa: E731
+    else:
+        adj = keras.Input((R, None, None), name="adjacency")
+        graph_inputs = {"adjacency": adj}
+        gcn = lambda u, h: DenseGraphConvolution(u, R, activation="relu")([h, adj], mask=mask)  # noqa: E731
+    x = gcn(units, x)
+    x = keras.layers.Dropout(0.5)(gcn(units, keras.layers.Dropout(0.5)(x)))
+    out = keras.layers.Dense(len(vocab["labels"]), activation="softmax")(x)
+    model = keras.Model({"words": words, **graph_inputs}, out)
+    model.get_layer("word_embedding").set_weights([embeddings])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, units: int) -> dict:
+    import keras
+    import numpy as np
+
+    from models.graph_conv import relation_count
+    from models.reference import dense_adjacency
+    from tasks.ner_data import bucketed_batches, load_split, load_vocab, make_batch
+
+    keras.utils.set_random_seed(0)
+    vocab = load_vocab(PREPARED)
+    split = load_split(PREPARED / "train.npz")
+    embeddings = np.load(PREPARED / "embeddings.npy")
+    chosen = bucketed_batches(split.lengths, batch_size, np.random.default_rng(0))[:n_batches]
+    L = len(vocab["relations"])
+    prep_seconds = 0.0
+
+    def inputs_for(idx):
+        # The dense adjacency is built per step (as a streaming input pipeline would), and
+        # its build time is kept out of the training time.
+        nonlocal prep_seconds
+        x, y, w = make_batch(split, idx, 24)
+        if variant == "dense_pad128":  # the original padded every sentence to the longest of all (124)
+            extra = 128 - x["words"].shape[1]
+            x = {k: np.pad(v, [(0, 0), (0, extra)] + [(0, 0)] * (v.ndim - 2)) for k, v in x.items()}
+            y, w = np.pad(y, [(0, 0), (0, extra)]), np.pad(w, [(0, 0), (0, extra)])
+        inputs = {"words": x["words"]}
+        if variant.startswith("edge"):
+            inputs.update(heads=x["heads"], rels=x["rels"])
+        else:
+            t0 = time.perf_counter()
+            inputs["adjacency"] = dense_adjacency(x["heads"], x["rels"], (x["words"] != 0).sum(1), L)
+            prep_seconds += time.perf_counter() - t0
+        return inputs, y, w
+
+    baseline = rss_mb()  # data loaded, no model yet
+    model = build(variant, vocab, embeddings, units)
+    for idx in chosen:  # warm-up: one trace per shape
+        inputs, y, w = inputs_for(idx)
+        model.train_on_batch(inputs, y, sample_weight=w)
+    prep_seconds, seconds = 0.0, 0.0
+    for _ in range(passes):
+        for idx in chosen:
+            inputs, y, w = inputs_for(idx)
+            t0 = time.perf_counter()
+            model.train_on_batch(inputs, y, sample_weight=w)
+            seconds += time.perf_counter() - t0
+    sentences = passes * sum(len(i) for i in chosen)
+    lengths = [128 if variant == "dense_pad128" else -(-int(split.lengths[i].max()) // 8) * 8 for i in chosen]
+    return {"variant": variant, "sentences": sentences, "seconds": seconds, "sentences_per_s": sentences / seconds,
+            "peak_rss_mb": rss_mb(), "training_rss_mb": rss_mb() - baseline, "adjacency_build_s": prep_seconds,
+            "relations": relation_count(L, True, True, True), "mean_padded_length": float(np.mean(lengths))}
+
+
+def default_epoch() -> dict:
+    """One full training epoch of the default preset, as train_ner runs it."""
+    import keras
+    import numpy as np
+
+    from models.ner import build_ner_model, resolve_config
+    from tasks.ner_data import BatchSequence, load_split, load_vocab
+
+    keras.utils.set_random_seed(0)
+    vocab = load_vocab(PREPARED)
+    split = load_split(PREPARED / "train.npz")
+    emb = np.load(PREPARED / "embeddings.npy")
+    model = build_ner_model(resolve_config("default"), len(vocab["words"]), emb.shape[1], len(vocab["chars"]),
+                            len(vocab["labels"]), len(vocab["relations"]))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    seq = BatchSequence(split, 32, 24, seed=0)
+    t0 = time.perf_counter()
+    model.fit(seq, epochs=1, verbose=0)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.fit(seq, epochs=1, verbose=0)
+    return {"variant": "default preset, full epoch", "first_epoch_s": first, "epoch_s": time.perf_counter() - t0,
+            "sentences": len(split), "peak_rss_mb": rss_mb()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--units", type=int, default=256)
+    ap.add_argument("--no-epoch", action="store_true", help="skip the default-preset epoch timing")
+    ap.add_argument("--no-pad128", action="store_true", help="skip the dense run on batches padded to 128")
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ner_speed.json"))
+    args = ap.parse_args()
+    if args.variant == "epoch":
+        print(json.dumps(default_epoch()))
+        return
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, args.batches, args.batch_size, args.passes, args.units)))
+        return
+    if not (PREPARED / "train.npz").is_file():
+        sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
+    results = {}
+    todo = ["edge", "edge_bases", "dense"] + ([] if args.no_pad128 else ["dense_pad128"])
+    todo += [] if args.no_epoch else ["epoch"]
+    for variant in todo:
+        cmd = [sys.executable, __file__, "--variant", variant, "--batches", str(args.batches),
+               "--batch-size", str(args.batch_size), "--passes", str(args.passes), "--units", str(args.units)]
+        print(f"running {variant} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{variant} failed:\n{proc.stderr[-3000:]}")
+        results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
+    e, d = results["edge"], results["dense"]
+    for name in ("edge_bases", "dense_pad128"):
+        if name in results:
+            results[name]["throughput_vs_dense"] = results[name]["sentences_per_s"] / d["sentences_per_s"]
+    import keras
+
+    summary = {
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "backend": keras.backend.backend(),
+        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "throughput_ratio_edge_over_dense": e["sentences_per_s"] / d["sentences_per_s"],
+        "training_memory_ratio_dense_over_edge": d["training_rss_mb"] / e["training_rss_mb"],
+        "throughput_ratio_default_layer_over_dense": results["edge_bases"]["sentences_per_s"] / d["sentences_per_s"],
+        **results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n| layer | padded n | sentences/s | x dense | peak RSS MB | training RSS MB | adjacency build s |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("edge", "edge_bases", "dense", "dense_pad128"):
+        if name in results:
+            r = results[name]
+            print(f"| {name} | {r['mean_padded_length']:.0f} | {r['sentences_per_s']:.1f} | "
+                  f"{r['sentences_per_s'] / d['sentences_per_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+                  f"{r['training_rss_mb']:.0f} | {r['adjacency_build_s']:.2f} |")
+    print(f"\nsame function (full weights), same batches: edge/dense {summary['throughput_ratio_edge_over_dense']:.2f}x;"
+          f" default layer (8 bases)/dense {summary['throughput_ratio_default_layer_over_dense']:.2f}x;"
+          f"   peak memory dense/edge: {summary['training_memory_ratio_dense_over_edge']:.2f}x")
+    if "epoch" in results:
+        print(f"default preset epoch on CPU: {results['epoch']['epoch_s']:.1f} s "
+              f"(first epoch incl. tracing {results['epoch']['first_epoch_s']:.1f} s)")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

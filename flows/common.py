@@ -76,3 +76,23 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
 
 def read_json(path: str | Path) -> dict:
     return json.loads((PROJECT_ROOT / path).read_text(encoding="utf-8"))
+
+
+def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
+                 metrics_file: str) -> tuple[dict, str]:
+    """The body every flow shares: validate params (with overrides) before any work,
+    open the MLflow parent run, run the stages in order through DVC, log the final
+    metrics to the parent. Returns (metrics, parent run id)."""
+    from tasks.params import flatten
+    from tasks.tracking import flow_run, log_metrics_tree
+
+    with effective_params(overrides) as params:
+        tree = {section: getattr(params, section).model_dump()}
+        with flow_run(f"{name}_flow", name, flatten(tree)) as (mlflow, run):
+            for stage in stages:  # in order; a failed stage fails the flow
+                dvc_stage(stage, run.info.run_id, name)
+            metrics = read_json(metrics_file)
+            log_metrics_tree(mlflow, metrics)
+            mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
+            mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
+    return metrics, run.info.run_id

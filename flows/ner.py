@@ -12,11 +12,9 @@ from typing import Optional
 
 from prefect import flow
 
-from flows.common import dvc_stage, effective_params, read_json
-from tasks.params import Preset, flatten
-from tasks.tracking import PROJECT_ROOT, flow_run, log_metrics_tree
+from flows.common import run_pipeline
+from tasks.params import Preset
 
-EXPERIMENT = "ner"
 STAGES = ("prepare_ner", "train_ner")
 
 
@@ -26,16 +24,8 @@ def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed
     """Train and score the GCN tagger on CoNLL-2003. Empty fields keep params.yaml."""
     overrides = {"ner.model.preset": preset, "ner.train.epochs": epochs, "ner.train.seed": seed,
                  "ner.train.batch_size": batch_size, "ner.data.max_sentences": max_sentences}
-    with effective_params(overrides) as params:
-        with flow_run("ner_flow", EXPERIMENT, flatten({"ner": params.ner.model_dump()})) as (mlflow, run):
-            for stage in STAGES:  # in order; a failed stage fails the flow
-                dvc_stage(stage, run.info.run_id, EXPERIMENT)
-            metrics = read_json("metrics/ner.json")
-            log_metrics_tree(mlflow, {k: metrics[k] for k in ("dev", "test")})
-            mlflow.log_artifact(str(PROJECT_ROOT / "metrics/ner.json"))
-            mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
-    print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); "
-          f"MLflow run {run.info.run_id}")
+    metrics, run_id = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json")
+    print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); MLflow run {run_id}")
     return metrics
 
 

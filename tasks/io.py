@@ -52,6 +52,20 @@ def write_text(path: Path | str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def save_npy(path: Path | str, array: Any) -> None:
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def save_npz(path: Path | str, compressed: bool = True, **arrays: Any) -> None:
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        (np.savez_compressed if compressed else np.savez)(f, **arrays)
+
+
 def run_main(main: Callable[[], Any]) -> None:
     """Run a stage's main(); turn expected failures into one clear line and exit 2."""
     from tasks.params import ParamsError

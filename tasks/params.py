@@ -84,8 +84,79 @@ class NerParams(Strict):
         return self
 
 
+# ----------------------------------------------------------------------------- tags
+class TagsData(Strict):
+    format: Literal["citeulike", "medium"] = "citeulike"
+    citeulike_dir: str = "data/raw/citeulike-t"
+    medium_articles: str = "data/raw/medium/medium_articles.csv"
+    medium_lists: str = "data/raw/medium/medium_lists.csv"
+    medium_embeddings: str | None = None  # optional CSV: url, embedding (JSON list)
+
+
+class TagsText(Strict):
+    # tfidf-glove: TF-IDF-weighted mean of word vectors; precomputed: the Medium
+    # embeddings CSV (tags.data.medium_embeddings).
+    encoder: Literal["tfidf-glove", "precomputed"] = "tfidf-glove"
+    embeddings: str = "glove-6b-50d"
+
+
+class TagsProjection(Strict):
+    similarity_cutoff: float = Field(default=1e-42, ge=0.0, le=1.0)
+    degree_cutoff: int = Field(default=1, ge=1)   # articles in fewer lists are not compared
+    max_list_size: int = Field(default=0, ge=0)   # 0: no limit; larger lists are ignored
+    top_k: int = Field(default=2000, ge=1)
+
+
+class TagsSampling(Strict):
+    sampling_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
+    restart_probability: float = Field(default=0.1, gt=0.0, lt=1.0)
+    start_node: int | None = Field(default=None, ge=0)
+    seed: int = 42
+
+
+class TagsSage(Strict):
+    aggregator: Literal["mean", "pool"] = "mean"
+    activation: Literal["relu", "sigmoid"] = "relu"
+    sample_sizes: list[int] = Field(default=[10, 10], min_length=1, max_length=3)
+    embedding_dimension: int = Field(default=256, ge=1)
+    search_depth: int = Field(default=15, ge=1)
+    negative_sample_weight: float = Field(default=20.0, gt=0.0)
+    learning_rate: float = Field(default=0.001, gt=0.0)
+    batch_size: int = Field(default=64, ge=1)
+    epochs: int = Field(default=20, ge=1)
+    max_iterations: int = Field(default=0, ge=0)  # Adam steps per epoch; 0: one pass over the nodes
+    tolerance: float = Field(default=1e-4, ge=0.0)
+    seed: int = 42
+
+
+class TagsEvaluate(Strict):
+    min_count: int = Field(default=100, ge=0)
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    max_iter: int = Field(default=200, ge=1)
+    untagged_sample: int = Field(default=50, ge=0)
+
+
+class TagsParams(Strict):
+    data: TagsData = TagsData()
+    text: TagsText = TagsText()
+    projection: TagsProjection = TagsProjection()
+    sampling: TagsSampling = TagsSampling()
+    sage: TagsSage = TagsSage()
+    evaluate: TagsEvaluate = TagsEvaluate()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TagsParams":
+        if self.text.encoder == "precomputed" and not (self.data.format == "medium" and self.data.medium_embeddings):
+            raise ValueError("text.encoder 'precomputed' needs data.format 'medium' and data.medium_embeddings")
+        if any(s < 1 for s in self.sage.sample_sizes):
+            raise ValueError(f"sage.sample_sizes must be positive, got {self.sage.sample_sizes}")
+        return self
+
+
 class Params(Strict):
     ner: NerParams = NerParams()
+    tags: TagsParams = TagsParams()
 
 
 # ----------------------------------------------------------------------------- loading

@@ -1,17 +1,10 @@
 """End to end: ner_flow on a tiny slice, through DVC, with MLflow parent/child runs."""
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tasks.params import Params, apply_overrides
-
-from tests.data_fixtures import ROOT, write_conll_slice
+from tests.data_fixtures import make_project, run_ok, write_conll_slice
 
 pytestmark = pytest.mark.e2e
 
@@ -19,41 +12,18 @@ TINY = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.model.g
         "ner.model.char_filters": 4, "ner.train.epochs": 3, "ner.train.batch_size": 8, "ner.train.patience": 5}
 
 
-def run(cmd, cwd, env, timeout=600):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
 @pytest.fixture
 def project(tmp_path):
     """A fresh git + DVC project with this code and a tiny CoNLL slice."""
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    for name in ("tasks", "models", "flows"):
-        shutil.copytree(ROOT / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(ROOT / name, proj / name)
-    (proj / ".dvc").mkdir()
-    (proj / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
-    # DVC needs every tracked key present, so write the complete defaults plus TINY.
-    (proj / "params.yaml").write_text(yaml.safe_dump(apply_overrides(Params().model_dump(), TINY), sort_keys=False))
+    proj, env = make_project(tmp_path, TINY)
     write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=40)
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(proj)}
-    env.pop("MLFLOW_RUN_ID", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    run(["git", "init", "-q"], proj, env)
-    run(git + ["add", "-A"], proj, env)
-    run(git + ["commit", "-qm", "init"], proj, env)
     return proj, env, tmp_path
 
 
 def test_ner_flow_end_to_end(project):
     proj, env, tmp = project
     params_before = (proj / "params.yaml").read_text()
-    flow = run([sys.executable, "-m", "flows.ner", "--epochs", "2", "--seed", "7"], proj, env, timeout=900)
+    flow = run_ok([sys.executable, "-m", "flows.ner", "--epochs", "2", "--seed", "7"], proj, env, timeout=900)
     assert "test strict span F1" in flow.stdout + flow.stderr
 
     metrics = json.loads((proj / "metrics" / "ner.json").read_text())
@@ -85,9 +55,9 @@ def test_ner_flow_end_to_end(project):
     # The flow ran with overrides, so plain `dvc repro` re-runs train_ner with params.yaml
     # (3 epochs); after that, a second `dvc repro` has nothing to do. (The tag stages'
     # data is not in this tiny project, so the NER pipeline is the target.)
-    run([sys.executable, "-m", "dvc", "repro", "train_ner"], proj, env, timeout=900)
+    run_ok([sys.executable, "-m", "dvc", "repro", "train_ner"], proj, env, timeout=900)
     assert json.loads((proj / "metrics" / "ner.json").read_text())["epochs_run"] == 3
-    again = run([sys.executable, "-m", "dvc", "repro", "train_ner"], proj, env)
+    again = run_ok([sys.executable, "-m", "dvc", "repro", "train_ner"], proj, env)
     assert "Running stage" not in again.stdout
-    status = run([sys.executable, "-m", "dvc", "status", "train_ner"], proj, env)
+    status = run_ok([sys.executable, "-m", "dvc", "status", "train_ner"], proj, env)
     assert "up to date" in status.stdout

@@ -65,7 +65,8 @@ def embed_all(encoder: keras.Model, g: Graph, features: np.ndarray, sample_sizes
     return out
 
 
-def train(params: TagsParams, mlflow=None) -> dict:
+def fit_and_embed(params: TagsParams, mlflow=None) -> tuple[keras.Model, np.ndarray, list[dict], dict]:
+    """Train on the sample, embed the full graph; writes nothing (the benchmark uses it)."""
     from models.graphsage import build_encoder, build_trainer, unsupervised_loss
 
     p = params.sage
@@ -99,16 +100,22 @@ def train(params: TagsParams, mlflow=None) -> dict:
     t0 = time.perf_counter()
     embeddings = embed_all(encoder, full, features, p.sample_sizes, p.seed)
     embed_seconds = time.perf_counter() - t0
-    save_npy(OUT, embeddings)
-    with atomic_path(MODEL) as tmp:
-        encoder.save(tmp)
-    write_text(LOSS_CSV, "epoch,loss\n" + "".join(f"{h['epoch']},{h['loss']}\n" for h in history))
     targets_seen = len(history) * batches.steps * p.batch_size
     stats = {"epochs_run": len(history), "first_loss": history[0]["loss"], "final_loss": history[-1]["loss"],
              "train_seconds": train_seconds, "train_target_nodes_per_s": targets_seen / train_seconds,
              "embed_seconds": embed_seconds, "embedded_nodes": int(full.n), "sample_nodes": int(sample.n)}
-    write_json(METRICS, stats)
     print(f"trained on {sample.n} sampled articles in {train_seconds:.1f}s; embedded {full.n} in {embed_seconds:.1f}s")
+    return encoder, embeddings, history, stats
+
+
+def train(params: TagsParams, mlflow=None) -> dict:
+    """Pure stage function: fit, embed, write the embeddings, model, loss curve, metrics."""
+    encoder, embeddings, history, stats = fit_and_embed(params, mlflow)
+    save_npy(OUT, embeddings)
+    with atomic_path(MODEL) as tmp:
+        encoder.save(tmp)
+    write_text(LOSS_CSV, "epoch,loss\n" + "".join(f"{h['epoch']},{h['loss']}\n" for h in history))
+    write_json(METRICS, stats)
     return stats
 
 

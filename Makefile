@@ -1,4 +1,4 @@
-# make run   create .venv, install, pull the data, run the NER pipeline (Prefect flow)
+# make run   create .venv, install, pull the data, run both pipelines (Prefect flows)
 # make test  same set-up, then the test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -26,12 +26,14 @@ data: install
 
 run: data
 	$(BIN)/python -m flows.ner
+	$(BIN)/python -m flows.tags
 
 test: data
 	$(BIN)/python -m pytest -q tests
 
 bench: data
 	$(BIN)/python benchmarks/ner_speed.py
+	$(BIN)/python benchmarks/graph_speed.py
 
 clean:
 	rm -rf .prefect mlflow.db mlartifacts .cache

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from tasks.articles import ArticleTables, read_citeulike, read_medium
 from tasks.io import atomic_path, run_main, write_json, write_text
@@ -36,6 +37,10 @@ def import_articles(params: TagsParams, out_dir: Path = OUT_DIR) -> tuple[Articl
     per_article = np.bincount(tables.articles["tags"].map(len).to_numpy())
     write_text(PLOTS / "tags_per_article.csv",
                "tags,articles\n" + "".join(f"{k},{v}\n" for k, v in enumerate(per_article) if v))
+    lists_per_article = np.bincount(tables.memberships["article"].to_numpy(), minlength=len(tables.articles))
+    by_count = np.bincount(np.minimum(lists_per_article, 20))  # 0 = articles without lists; 20 = 20+
+    write_text(PLOTS / "lists_per_article.csv",
+               "lists,articles\n" + "".join(f"{k if k < 20 else '20+'},{v}\n" for k, v in enumerate(by_count)))
     write_text(PLOTS / "top_tags.csv", "tag,articles\n" + "".join(f"{t},{c}\n" for t, c in tag_counts[:30]))
     write_json(METRICS, tables.counts)
     print(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in tables.counts.items()))
@@ -57,6 +62,10 @@ def main() -> None:
             cap = min(len(per_article), 31)
             figures.bar([str(k) for k in range(cap)], per_article[:cap], "articles by number of tags",
                         tmp / "tags_per_article.png", horizontal=False)
+            lists = pd.read_csv(PLOTS / "lists_per_article.csv", dtype={"lists": str})
+            figures.bar(lists["lists"], lists["articles"],
+                        f"articles by number of lists ({tables.counts['articles_without_lists']} in none)",
+                        tmp / "lists_per_article.png", horizontal=False)
             top = tag_counts[:30]
             figures.bar([t for t, _ in top], [c for _, c in top], "most frequent tags", tmp / "top_tags.png")
             figures.word_cloud(dict(tag_counts[:200]), tmp / "tag_cloud.png")

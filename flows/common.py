@@ -2,10 +2,13 @@
 MLflow parent run."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +18,49 @@ from prefect import get_run_logger, task
 
 from tasks.params import PARAMS_FILE, Params, apply_overrides, load_params, validate_params
 from tasks.tracking import PARENT_ENV, PROJECT_ROOT, quiet_environment, tracking_uri
+
+
+class WorkspaceBusy(RuntimeError):
+    """Another flow run holds this workspace."""
+
+
+LOCK_FILE = PROJECT_ROOT / ".cache" / "workspace.lock"
+_held = 0  # re-entrant within one process: a pipeline flow runs its subflows under its lock
+
+
+@contextmanager
+def workspace_lock(flow: str) -> Iterator[None]:
+    """One flow run per workspace at a time: a second one is refused at once with a
+    message naming the holder, before it touches params.yaml or any stage."""
+    global _held
+    if _held:
+        _held += 1
+        try:
+            yield
+        finally:
+            _held -= 1
+        return
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise WorkspaceBusy(f"another flow run is using this workspace ({holder}); wait for it to finish "
+                                f"or stop it, then start this one again") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"flow {flow}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        f.flush()
+        _held = 1
+        try:
+            yield
+        finally:
+            _held = 0
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -64,14 +110,42 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=stage_env(parent_run_id, experiment),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     tail: list[str] = []
+    progress = None
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
         if line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
             logger.info(line)
             tail = (tail + [line])[-20:]
+            progress = _report_progress(stage, line, progress)
     if proc.wait() != 0:
         raise RuntimeError(f"stage {stage} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
+_EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
+
+
+def _report_progress(stage: str, line: str, artifact_id):
+    """Training stages print ``epoch k/N: ...``; mirror it as a Prefect progress artifact."""
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    match = _EPOCH.match(line)
+    if not match:
+        return artifact_id
+    done, total = int(match.group(1)), int(match.group(2))
+    value = 100.0 * done / total
+    description = f"{stage}: {line}"
+    if artifact_id is None:
+        return create_progress_artifact(value, key=f"{stage.replace('_', '-')}-progress", description=description)
+    update_progress_artifact(artifact_id, value, description=description)
+    return artifact_id
+
+
+def git_commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    commit = proc.stdout.strip() or "unknown"
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def read_json(path: str | Path) -> dict:
@@ -86,9 +160,11 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
     from tasks.params import flatten
     from tasks.tracking import flow_run, log_metrics_tree
 
-    with effective_params(overrides) as params:
+    with workspace_lock(f"{name}_flow"), effective_params(overrides) as params:
         tree = {section: getattr(params, section).model_dump()}
         with flow_run(f"{name}_flow", name, flatten(tree)) as (mlflow, run):
+            mlflow.set_tags({"git_commit": git_commit(),
+                             "overrides": json.dumps({k: v for k, v in overrides.items() if v is not None})})
             for stage in stages:  # in order; a failed stage fails the flow
                 dvc_stage(stage, run.info.run_id, name)
             metrics = read_json(metrics_file)

@@ -1,4 +1,4 @@
-# make run   create .venv, install, pull the data, run both pipelines (Prefect flows)
+# make run   create .venv, install, pull the data, run the whole mission (flows/pipeline.py)
 # make test  same set-up, then the test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -25,8 +25,7 @@ data: install
 	$(BIN)/dvc pull data/raw/conll2003.dvc data/raw/citeulike-t.dvc
 
 run: data
-	$(BIN)/python -m flows.ner
-	$(BIN)/python -m flows.tags
+	$(BIN)/python -m flows.pipeline
 
 test: data
 	$(BIN)/python -m pytest -q tests

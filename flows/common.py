@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -152,23 +153,46 @@ def read_json(path: str | Path) -> dict:
     return json.loads((PROJECT_ROOT / path).read_text(encoding="utf-8"))
 
 
+# Set by the pipeline flow so the flows it runs nest their MLflow runs under its run.
+PIPELINE_RUN: ContextVar[tuple[str, str] | None] = ContextVar("pipeline_run", default=None)
+
+
+def mlflow_run_url(experiment_id: str, run_id: str) -> str:
+    ui = os.environ.get("GNN_MLFLOW_UI", "http://127.0.0.1:5000")
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], run) -> None:
+    """A markdown table of the key metrics and a link to the MLflow run, as a Prefect
+    artifact on the flow run."""
+    from prefect.artifacts import create_markdown_artifact
+
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", f"MLflow run: [{run.info.run_id}]({mlflow_run_url(run.info.experiment_id, run.info.run_id)})"]
+    create_markdown_artifact("\n".join(lines), key=title.lower().replace(" ", "-").replace("_", "-"),
+                             description=title)
+
+
 def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
-                 metrics_file: str) -> tuple[dict, str]:
+                 metrics_file: str) -> tuple[dict, Any]:
     """The body every flow shares: validate params (with overrides) before any work,
     open the MLflow parent run, run the stages in order through DVC, log the final
-    metrics to the parent. Returns (metrics, parent run id)."""
+    metrics to the parent. Returns (metrics, MLflow parent run)."""
     from tasks.params import flatten
     from tasks.tracking import flow_run, log_metrics_tree
 
+    outer = PIPELINE_RUN.get()
+    experiment, parent = (outer[0], outer[1]) if outer else (name, None)
     with workspace_lock(f"{name}_flow"), effective_params(overrides) as params:
         tree = {section: getattr(params, section).model_dump()}
-        with flow_run(f"{name}_flow", name, flatten(tree)) as (mlflow, run):
+        with flow_run(f"{name}_flow", experiment, flatten(tree), parent) as (mlflow, run):
             mlflow.set_tags({"git_commit": git_commit(),
                              "overrides": json.dumps({k: v for k, v in overrides.items() if v is not None})})
             for stage in stages:  # in order; a failed stage fails the flow
-                dvc_stage(stage, run.info.run_id, name)
+                dvc_stage(stage, run.info.run_id, experiment)
             metrics = read_json(metrics_file)
             log_metrics_tree(mlflow, metrics)
             mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
             mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
-    return metrics, run.info.run_id
+    return metrics, run

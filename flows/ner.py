@@ -12,7 +12,7 @@ from typing import Optional
 
 from prefect import flow
 
-from flows.common import run_pipeline
+from flows.common import publish_summary, run_pipeline
 from tasks.params import Preset
 
 STAGES = ("prepare_ner", "train_ner")
@@ -24,8 +24,13 @@ def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed
     """Train and score the GCN tagger on CoNLL-2003. Empty fields keep params.yaml."""
     overrides = {"ner.model.preset": preset, "ner.train.epochs": epochs, "ner.train.seed": seed,
                  "ner.train.batch_size": batch_size, "ner.data.max_sentences": max_sentences}
-    metrics, run_id = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json")
-    print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); MLflow run {run_id}")
+    metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json")
+    rows = [(split, *(f"{metrics[split][k]:.4f}" for k in ("precision", "recall", "f1"))) for split in ("dev", "test")]
+    rows += [(f"test {t}", *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")))
+             for t, v in metrics["test"]["per_type"].items()]
+    publish_summary("NER results", rows, ("split", "precision", "recall", "F1"), run)
+    print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); "
+          f"MLflow run {run.info.run_id}")
     return metrics
 
 

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 from prefect import flow
 
-from flows.common import run_pipeline
+from flows.common import publish_summary, run_pipeline
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
 
@@ -26,12 +26,15 @@ def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, samp
                  "tags.sage.aggregator": aggregator, "tags.sage.epochs": epochs,
                  "tags.sage.embedding_dimension": embedding_dimension, "tags.evaluate.min_count": min_count,
                  "tags.sage.seed": seed, "tags.sampling.seed": seed, "tags.evaluate.seed": seed}
-    metrics, run_id = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json")
+    metrics, run = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json")
+    keys = ("accuracy", "macro_precision", "weighted_precision", "macro_f1", "micro_f1")
+    rows = [(name, *(f"{metrics[name][k]:.4f}" for k in keys)) for name in ("text", "graphsage", "concat")]
+    publish_summary("Tag results", rows, ("features",) + keys, run)
     for name in ("text", "graphsage", "concat"):
         m = metrics[name]
         print(f"{name:10s} macro precision {m['macro_precision']:.4f}  macro F1 {m['macro_f1']:.4f}  "
               f"accuracy {m['accuracy']:.4f}")
-    print(f"MLflow run {run_id}")
+    print(f"MLflow run {run.info.run_id}")
     return metrics
 
 

@@ -58,10 +58,13 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
 
 
 @contextmanager
-def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
-    """The parent run of a flow run; yields ``(mlflow, run)``."""
+def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
+             parent_run_id: str | None = None) -> Iterator[Any]:
+    """The parent run of a flow run (itself nested when a pipeline runs the flow);
+    yields ``(mlflow, run)``."""
     mlflow = _setup(experiment)
-    with mlflow.start_run(run_name=name, tags={"kind": "flow", "flow": name}) as run:
+    with mlflow.start_run(run_name=name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
+                          tags={"kind": "flow", "flow": name}) as run:
         if params:
             mlflow.log_params(_clean_params(params))
         yield mlflow, run

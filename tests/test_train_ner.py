@@ -58,3 +58,23 @@ def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, cap
     assert len([b for b in lines if b.strip()]) == n_test
     assert all(len(line.split(" ")) == 3 for line in lines[0].splitlines())
     assert not tn.checkpoint_dir(prepared).exists()
+
+
+def test_predict_ner_uses_the_trained_model(prepared):
+    import tasks.train_ner as tn
+    from tasks.io import DataError
+    from tasks.predict import ner_entities
+
+    with pytest.raises(DataError, match="no trained NER model"):
+        ner_entities("John Smith lives in Paris .")
+    tn.train(prepared)
+    # params.yaml is read for the spaCy model and word length: write the test's params.
+    import yaml
+
+    from tasks.params import Params, apply_overrides
+
+    Path("params.yaml").write_text(yaml.safe_dump(apply_overrides(Params().model_dump(), TINY)))
+    entities = ner_entities("John Smith lives in Paris .")
+    assert all(t in {"PER", "LOC", "ORG", "MISC"} and w for t, w in entities)
+    with pytest.raises(DataError, match="empty text"):
+        ner_entities("  ")

@@ -49,7 +49,6 @@ def reference_projection(articles, lists, max_list_size: int) -> dict[tuple[int,
 
 
 def projection_rows(max_list_size: int) -> dict:
-    import numpy as np
     import pandas as pd
 
     from tasks.graph import incidence, jaccard_projection

@@ -200,7 +200,7 @@ def main() -> None:
                   f"{r['training_rss_mb']:.0f} | {r['adjacency_build_s']:.2f} |")
     print(f"\nsame function (full weights), same batches: edge/dense {summary['throughput_ratio_edge_over_dense']:.2f}x;"
           f" default layer (8 bases)/dense {summary['throughput_ratio_default_layer_over_dense']:.2f}x;"
-          f"   peak memory dense/edge: {summary['training_memory_ratio_dense_over_edge']:.2f}x")
+          f"   training memory (RSS growth) dense/edge: {summary['training_memory_ratio_dense_over_edge']:.2f}x")
     if "epoch" in results:
         print(f"default preset epoch on CPU: {results['epoch']['epoch_s']:.1f} s "
               f"(first epoch incl. tracing {results['epoch']['first_epoch_s']:.1f} s)")

@@ -67,7 +67,7 @@ def build_encoder(feature_dim: int, sample_sizes: list[int], embedding_dimension
     return keras.Model(levels, z, name="graphsage_encoder")
 
 
-def build_trainer(encoder: keras.Model, depth: int) -> keras.Model:
+def build_trainer(encoder: keras.Model) -> keras.Model:
     """Wraps the encoder for the unsupervised loss: inputs u*/pos*/neg* trees -> (B, 2)
     scores [z_u . z_pos, z_u . z_neg]."""
     trees = {role: [keras.Input(t.shape[1:], name=f"{role}{k}") for k, t in enumerate(encoder.inputs)]

@@ -51,7 +51,7 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
     mlflow = _setup(experiment)
     parent = os.environ.get(PARENT_ENV) or None
     tags = {"stage": stage, "kind": "stage"}
-    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags) as run:
+    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
         if params:
             mlflow.log_params(_clean_params(params))
         yield mlflow

@@ -75,7 +75,7 @@ def fit_and_embed(params: TagsParams, mlflow=None) -> tuple[keras.Model, np.ndar
     sample, nodes = load_graph(SAMPLE)
     full, _ = load_graph(GRAPH)
     encoder = build_encoder(features.shape[1], p.sample_sizes, p.embedding_dimension, p.aggregator, p.activation)
-    trainer = build_trainer(encoder, len(p.sample_sizes))
+    trainer = build_trainer(encoder)
     trainer.compile(optimizer=keras.optimizers.Adam(p.learning_rate), loss=unsupervised_loss(p.negative_sample_weight))
     batches = SageBatches(sample, features[nodes], p)
     history: list[dict] = []

@@ -1,5 +1,4 @@
 """Article/list readers: citeulike .dat files and the Medium CSV format, good and bad."""
-import json
 
 import numpy as np
 import pytest

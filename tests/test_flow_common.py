@@ -1,6 +1,5 @@
 """Flow plumbing: the workspace lock and overrides that never leak into params.yaml."""
 import multiprocessing
-import time
 
 import pytest
 

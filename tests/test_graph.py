@@ -1,5 +1,4 @@
 """Graph algorithms against brute force and networkx."""
-import itertools
 
 import networkx as nx
 import numpy as np

@@ -64,7 +64,7 @@ def test_training_separates_two_communities(tmp_path, monkeypatch):
                                             "search_depth": 2, "learning_rate": 0.01, "negative_sample_weight": 1.0,
                                             "epochs": 30}}}).tags.sage
     enc = build_encoder(8, p.sample_sizes, p.embedding_dimension)
-    trainer = build_trainer(enc, 2)
+    trainer = build_trainer(enc)
     trainer.compile(optimizer=keras.optimizers.Adam(p.learning_rate), loss=unsupervised_loss(p.negative_sample_weight))
     batches = SageBatches(g, features, p)
     hist = trainer.fit(batches, epochs=p.epochs, verbose=0).history["loss"]

@@ -39,7 +39,6 @@ def test_make_batch_pads_and_masks():
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_presets_build_and_fit_a_step(preset):
-    import keras
 
     config = resolve_config(preset, gcn_units=16, context_units=8 if PRESETS[preset].context_units else None)
     model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9, num_dep_labels=45)

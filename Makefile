@@ -1,5 +1,7 @@
 # make run   create .venv, install, pull the data, run the whole mission (flows/pipeline.py)
-# make test  same set-up, then the test suite
+# make test  same set-up, then the test suite (installs Debian chromium for the browser test)
+# make ui    Prefect UI (127.0.0.1:4200), MLflow UI (127.0.0.1:5000) and the flow deployments
+# make ui-stop  stops exactly the processes `make ui` started
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,7 +13,7 @@ export DO_NOT_TRACK := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: run test data install bench clean
+.PHONY: run test data install bench clean ui ui-stop ui-status browser
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +29,28 @@ data: install
 run: data
 	$(BIN)/python -m flows.pipeline
 
-test: data
+test: data browser
 	$(BIN)/python -m pytest -q tests
+
+# The browser test drives Debian's chromium (nothing downloads a browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian chromium for the browser test"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+ui: data
+	$(BIN)/python -m flows.ui start
+
+ui-stop:
+	$(BIN)/python -m flows.ui stop
+
+ui-status:
+	$(BIN)/python -m flows.ui status
 
 bench: data
 	$(BIN)/python benchmarks/ner_speed.py
 	$(BIN)/python benchmarks/graph_speed.py
 
 clean:
-	rm -rf .prefect mlflow.db mlartifacts .cache
+	rm -rf .prefect mlflow.db mlartifacts .cache .ui test-artifacts

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 PARENT_ENV = "GNN_PARENT_RUN_ID"
+EXPERIMENT_KIND = "mlflow.experimentKind"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,7 +37,11 @@ def _setup(experiment: str):
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment)
+    exp = mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment)
+    if exp.tags.get(EXPERIMENT_KIND) != "custom_model_development":
+        # Without it the MLflow 3 UI opens an experiment on its GenAI trace overview
+        # instead of the runs table people compare runs in.
+        mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
     return mlflow
 
 

@@ -64,16 +64,35 @@ def workspace_lock(flow: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _backup_path() -> Path:
+    return PROJECT_ROOT / ".cache" / "params.yaml.before-overrides"
+
+
+def restore_interrupted_overrides() -> bool:
+    """If a flow run with overrides was killed before it could restore params.yaml (a
+    SIGKILL skips ``finally``), put the user's file back. Called under the workspace lock."""
+    backup = _backup_path()
+    if not backup.is_file():
+        return False
+    (PROJECT_ROOT / PARAMS_FILE).write_text(backup.read_text(encoding="utf-8"), encoding="utf-8")
+    backup.unlink()
+    print(f"restored {PARAMS_FILE} left overridden by an interrupted flow run")
+    return True
+
+
 @contextmanager
 def effective_params(overrides: dict[str, Any]) -> Iterator[Params]:
     """Validate ``params.yaml`` with the flow's overrides before any work.
 
-    Overrides are written to params.yaml only for the duration of the flow run, so DVC
-    sees (and dvc.lock records) exactly what ran; the original file is restored
-    afterwards, so a later plain ``dvc repro`` still does what params.yaml says (it
-    re-runs the stages whose recorded params differ).
+    Design: overrides are written to params.yaml only for the duration of the flow run
+    (under the workspace lock), so DVC sees and dvc.lock records exactly what ran. The
+    user's file is then restored byte for byte (from a backup in .cache/ if the run was
+    killed), so params.yaml stays the one source of truth: after a UI run `dvc status`
+    names the stages that differ, and the next plain `dvc repro` brings them back to
+    params.yaml (from DVC's run cache when that configuration ran before).
     """
     path = PROJECT_ROOT / PARAMS_FILE
+    restore_interrupted_overrides()
     overrides = {k: v for k, v in overrides.items() if v is not None}
     params = load_params(path)
     if not overrides:
@@ -82,11 +101,25 @@ def effective_params(overrides: dict[str, Any]) -> Iterator[Params]:
     original = path.read_text(encoding="utf-8")
     raw = apply_overrides(yaml.safe_load(original) or {}, overrides)
     params = validate_params(raw, f"{path} with overrides {overrides}")
+    backup = _backup_path()
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    backup.write_text(original, encoding="utf-8")
     try:
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         yield params
     finally:
         path.write_text(original, encoding="utf-8")
+        backup.unlink(missing_ok=True)
+
+
+def reproduce_command(overrides: dict[str, Any], target: str, commit: str) -> str:
+    """The shell command that re-runs a flow run's stages with DVC alone."""
+    def value(v: Any) -> str:
+        return v if isinstance(v, str) else json.dumps(v).replace(" ", "")
+
+    sets = " ".join(f"-S '{key}={value(v)}'" for key, v in sorted(overrides.items()))
+    checkout = f"git checkout {commit.removesuffix('-dirty')} && " if commit != "unknown" else ""
+    return f"{checkout}dvc exp run {sets + ' ' if sets else ''}{target}"
 
 
 def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
@@ -170,6 +203,11 @@ def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, 
     lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", f"MLflow run: [{run.info.run_id}]({mlflow_run_url(run.info.experiment_id, run.info.run_id)})"]
+    import mlflow
+
+    reproduce = mlflow.MlflowClient(tracking_uri()).get_run(run.info.run_id).data.tags.get("reproduce")
+    if reproduce:
+        lines += ["", "Reproduce with DVC alone:", "", f"    {reproduce}"]
     create_markdown_artifact("\n".join(lines), key=title.lower().replace(" ", "-").replace("_", "-"),
                              description=title)
 
@@ -186,9 +224,13 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
     experiment, parent = (outer[0], outer[1]) if outer else (name, None)
     with workspace_lock(f"{name}_flow"), effective_params(overrides) as params:
         tree = {section: getattr(params, section).model_dump()}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        commit = git_commit()
         with flow_run(f"{name}_flow", experiment, flatten(tree), parent) as (mlflow, run):
-            mlflow.set_tags({"git_commit": git_commit(),
-                             "overrides": json.dumps({k: v for k, v in overrides.items() if v is not None})})
+            # Enough to redo this run without Prefect: the commit, the overrides, and the
+            # command; dvc.lock (logged below) pins every dependency's hash.
+            mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(given),
+                             "reproduce": reproduce_command(given, stages[-1], commit)})
             for stage in stages:  # in order; a failed stage fails the flow
                 dvc_stage(stage, run.info.run_id, experiment)
             metrics = read_json(metrics_file)

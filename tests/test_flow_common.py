@@ -59,3 +59,24 @@ def test_epoch_lines_become_progress(monkeypatch):
     aid = common._report_progress("train_ner", "some other line", aid)
     common._report_progress("train_ner", "epoch 2/4: loss 0.2", aid)
     assert calls == [("create", 25.0, "train-ner-progress"), ("update", 50.0, "id-1")]
+
+
+def test_params_left_overridden_by_a_killed_run_are_restored(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "params.yaml").write_text("ner:\n  train:\n    epochs: 3\n")
+    original = (tmp_path / "params.yaml").read_text()
+    ctx = common.effective_params({"ner.train.epochs": 7})
+    ctx.__enter__()  # ... and the process dies here: no __exit__
+    assert "epochs: 7" in (tmp_path / "params.yaml").read_text()
+    with common.effective_params({}) as params:  # the next flow run
+        assert params.ner.train.epochs == 3
+    assert (tmp_path / "params.yaml").read_text() == original
+    assert not common._backup_path().exists()
+
+
+def test_reproduce_command_names_commit_overrides_and_target():
+    cmd = common.reproduce_command({"tags.sage.sample_sizes": [4, 3], "ner.model.preset": "seed_readme"},
+                                   "train_ner", "abc123-dirty")
+    assert cmd == ("git checkout abc123 && dvc exp run -S 'ner.model.preset=seed_readme' "
+                   "-S 'tags.sage.sample_sizes=[4,3]' train_ner")
+    assert common.reproduce_command({}, "evaluate_tags", "unknown") == "dvc exp run evaluate_tags"

@@ -212,6 +212,23 @@ def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, 
                              description=title)
 
 
+def log_plots(mlflow, stages: tuple[str, ...]) -> None:
+    """The stages' DVC plots into the flow's MLflow run: as PNG images (plots/) and as
+    the HTML page `dvc plots show` renders (dvc_plots/index.html)."""
+    import tempfile
+
+    from tasks.figures import dvc_plots
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for png in dvc_plots(PROJECT_ROOT / "dvc.yaml", stages, Path(tmp)):
+            mlflow.log_artifact(str(png), artifact_path="plots")
+        html = Path(tmp) / "dvc_plots"
+        proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode == 0 and (html / "index.html").is_file():
+            mlflow.log_artifacts(str(html), artifact_path="dvc_plots")
+
+
 def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
                  metrics_file: str) -> tuple[dict, Any]:
     """The body every flow shares: validate params (with overrides) before any work,
@@ -237,4 +254,5 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
             log_metrics_tree(mlflow, metrics)
             mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
             mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
+            log_plots(mlflow, stages)
     return metrics, run

@@ -1,4 +1,5 @@
-"""PNG figures for MLflow (DVC renders its own plots from the CSV files)."""
+"""PNG figures for MLflow (DVC renders its own plots from the CSV files; ``dvc_plots``
+draws the same plots, from the same dvc.yaml definitions, as PNG files)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,3 +45,32 @@ def word_cloud(frequencies: dict[str, int], out: Path) -> Path:
     WordCloud(width=900, height=450, background_color="white", random_state=0) \
         .generate_from_frequencies(frequencies).to_file(str(out))
     return out
+
+
+def dvc_plots(dvc_yaml: Path, stages: Sequence[str], out_dir: Path) -> list[Path]:
+    """One PNG per plot that ``dvc.yaml`` declares for ``stages``, with its x, y, title
+    and template (bar templates as horizontal bars, everything else as a line), so the
+    pictures in MLflow are the ones `dvc plots show` draws. Missing CSV files are skipped."""
+    import pandas as pd
+    import yaml
+
+    root = dvc_yaml.parent
+    spec = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"]
+    written = []
+    for stage in stages:
+        for entry in spec.get(stage, {}).get("plots", []):
+            (csv, props), = entry.items() if isinstance(entry, dict) else ((entry, {}),)
+            props = props or {}
+            if not (root / csv).is_file() or "x" not in props or "y" not in props:
+                continue
+            data = pd.read_csv(root / csv)
+            title = props.get("title", csv)
+            out = out_dir / (Path(csv).stem + ".png")
+            if props.get("template", "").startswith("bar_horizontal"):
+                if props.get("template", "").endswith("sorted"):
+                    data = data.sort_values(props["x"], ascending=False)
+                bar(data[props["y"]].astype(str), data[props["x"]], title, out)
+            else:
+                line(data[props["x"]], {props["y"]: data[props["y"]]}, title, props["x"], out)
+            written.append(out)
+    return written

@@ -4,6 +4,7 @@ deployments (flows/serve.py), all bound to 127.0.0.1, all state inside the proje
     python -m flows.ui start     # make ui
     python -m flows.ui status
     python -m flows.ui stop      # make ui-stop
+    python -m flows.ui api-url   # the running server's API URL, or nothing
 
 Every process is started in its own session; its pid and start time go to ``.ui/*.pid``
 and its output to ``.ui/logs/*.log``. ``stop`` signals exactly those process groups and
@@ -243,8 +244,12 @@ def status() -> int:
 
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"start", "stop", "status"}:
-        sys.exit("usage: python -m flows.ui start|stop|status")
+    if command not in {"start", "stop", "status", "api-url"}:
+        sys.exit("usage: python -m flows.ui start|stop|status|api-url")
+    if command == "api-url":  # for `make run`: use the running server, so its runs show in the UI
+        if running_pid(services()[0]):
+            print(prefect_api())
+        return
     try:
         if command == "start":
             start()

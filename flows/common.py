@@ -156,6 +156,25 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
         raise RuntimeError(f"stage {stage} failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
 
+def stale_stages(stages: tuple[str, ...]) -> set[str] | None:
+    """The stages `dvc status` reports as changed (deps, params or outputs), from one
+    DVC call; None if it cannot tell (then every stage goes through `dvc repro`). A stage
+    downstream of a changed one is not listed until that one has run, so the caller
+    sends every stage from the first stale one on through `dvc repro`."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", "status", "--json", *stages], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True)
+    try:
+        return set(json.loads(proc.stdout)) if proc.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+@task(task_run_name="dvc repro {stage}")
+def stage_up_to_date(stage: str) -> None:
+    """What `dvc repro --single-item` would conclude, without starting DVC again."""
+    get_run_logger().info("Stage '%s' didn't change, skipping (dvc status: up to date)", stage)
+
+
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
 
 
@@ -230,10 +249,12 @@ def log_plots(mlflow, stages: tuple[str, ...]) -> None:
 
 
 def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
-                 metrics_file: str) -> tuple[dict, Any]:
+                 metrics_file: str, register=None) -> tuple[dict, Any]:
     """The body every flow shares: validate params (with overrides) before any work,
     open the MLflow parent run, run the stages in order through DVC, log the final
-    metrics to the parent. Returns (metrics, MLflow parent run)."""
+    metrics to the parent and, still under the workspace lock, ``register(run_id)`` the
+    model (a Prefect task returning (model name, version, whether new)). Returns
+    (metrics, MLflow parent run)."""
     from tasks.params import flatten
     from tasks.tracking import flow_run, log_metrics_tree
 
@@ -248,11 +269,18 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
             # command; dvc.lock (logged below) pins every dependency's hash.
             mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(given),
                              "reproduce": reproduce_command(given, stages[-1], commit)})
+            stale = stale_stages(stages)
             for stage in stages:  # in order; a failed stage fails the flow
-                dvc_stage(stage, run.info.run_id, experiment)
+                if stale is None or stale & set(stages[:stages.index(stage) + 1]):
+                    dvc_stage(stage, run.info.run_id, experiment)
+                else:  # up to date and nothing before it in this flow has run
+                    stage_up_to_date(stage)
             metrics = read_json(metrics_file)
             log_metrics_tree(mlflow, metrics)
             mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
             mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
             log_plots(mlflow, stages)
+            if register is not None:
+                model, version, new = register(run.info.run_id)
+                print(f"model registry: {model} version {version}" + ("" if new else " (unchanged, not registered again)"))
     return metrics, run

@@ -10,12 +10,21 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-from prefect import flow
+from prefect import flow, task
 
 from flows.common import publish_summary, run_pipeline
 from tasks.params import Preset
 
 STAGES = ("prepare_ner", "train_ner")
+
+
+@task(task_run_name="register gnn-ner")
+def register(run_id: str) -> tuple[str, int, bool]:
+    """Register the trained model in the MLflow model registry as gnn-ner; no new version
+    when the latest one holds the same files (a cached run)."""
+    from tasks.registry import register_ner
+
+    return ("gnn-ner", *register_ner(run_id))
 
 
 @flow(name="ner", log_prints=True)
@@ -24,7 +33,7 @@ def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed
     """Train and score the GCN tagger on CoNLL-2003. Empty fields keep params.yaml."""
     overrides = {"ner.model.preset": preset, "ner.train.epochs": epochs, "ner.train.seed": seed,
                  "ner.train.batch_size": batch_size, "ner.data.max_sentences": max_sentences}
-    metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json")
+    metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json", register)
     rows = [(split, *(f"{metrics[split][k]:.4f}" for k in ("precision", "recall", "f1"))) for split in ("dev", "test")]
     rows += [(f"test {t}", *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")))
              for t, v in metrics["test"]["per_type"].items()]

@@ -9,11 +9,20 @@ from __future__ import annotations
 import argparse
 from typing import Literal, Optional
 
-from prefect import flow
+from prefect import flow, task
 
 from flows.common import publish_summary, run_pipeline
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
+
+
+@task(task_run_name="register gnn-tags")
+def register(run_id: str) -> tuple[str, int, bool]:
+    """Register the trained model in the MLflow model registry as gnn-tags; no new version
+    when the latest one holds the same files (a cached run)."""
+    from tasks.registry import register_tags
+
+    return ("gnn-tags", *register_tags(run_id))
 
 
 @flow(name="tags", log_prints=True)
@@ -26,7 +35,7 @@ def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, samp
                  "tags.sage.aggregator": aggregator, "tags.sage.epochs": epochs,
                  "tags.sage.embedding_dimension": embedding_dimension, "tags.evaluate.min_count": min_count,
                  "tags.sage.seed": seed, "tags.sampling.seed": seed, "tags.evaluate.seed": seed}
-    metrics, run = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json")
+    metrics, run = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json", register)
     keys = ("accuracy", "macro_precision", "weighted_precision", "macro_f1", "micro_f1")
     rows = [(name, *(f"{metrics[name][k]:.4f}" for k in keys)) for name in ("text", "graphsage", "concat")]
     publish_summary("Tag results", rows, ("features",) + keys, run)

@@ -13,15 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.embed_text import OUT as TEXT_EMBEDDINGS
-from tasks.import_articles import OUT_DIR as ARTICLES
-from tasks.io import DataError, run_main, write_json, write_text
+from tasks.io import DataError, atomic_path, run_main, write_json, write_text
 from tasks.params import TagsParams, load_params
-from tasks.train_sage import OUT as SAGE_EMBEDDINGS
+from tasks.paths import ARTICLES, CLASSIFIER, SAGE_EMBEDDINGS, TEXT_EMBEDDINGS, UNTAGGED
 
 METRICS = Path("metrics/tags.json")
 PER_TAG = Path("plots/tags/per_tag_precision.csv")
-UNTAGGED = Path("artifacts/tags/untagged_predictions.csv")
 
 
 def target_tags(tags: pd.Series, min_count: int) -> list[str]:
@@ -68,7 +65,9 @@ def classifier(max_iter: int):
     return LabelPowerset(LogisticRegression(max_iter=max_iter))
 
 
-def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict]:
+    """Scores per feature set, per-tag precision, untagged-article predictions, and the
+    concat-feature classifier (what ``tasks.predict tags`` uses) with its tag order."""
     from sklearn.metrics import precision_score
     from sklearn.preprocessing import MultiLabelBinarizer
 
@@ -110,21 +109,31 @@ def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         if len(pick):
             guess = np.asarray(clf.predict(X[pick]).todense())
             samples[f"predicted_{name}"] = [";".join(mlb.classes_[g.astype(bool)]) for g in guess]
+        if name == "concat":
+            model = {"classifier": clf, "tags": [str(t) for t in mlb.classes_], "features": ["text", "graphsage"],
+                     "text_dim": int(text.shape[1]), "sage_dim": int(sage.shape[1])}
     samples["tags"] = samples["tags"].map(";".join)
-    return results, pd.DataFrame(per_tag), samples
+    return results, pd.DataFrame(per_tag), samples, model
+
+
+def save_classifier(path: Path, model: dict) -> None:
+    import joblib
+
+    with atomic_path(path) as tmp:
+        joblib.dump(model, tmp)
 
 
 def main() -> None:
     import tempfile
 
     from tasks import figures
-    from tasks.io import atomic_path
     from tasks.params import flatten
     from tasks.tracking import log_metrics_tree, stage_run
 
     params = load_params().tags
     with stage_run("evaluate_tags", "tags", flatten({"tags": {"evaluate": params.evaluate.model_dump()}})) as mlflow:
-        results, per_tag, samples = evaluate(params)
+        results, per_tag, samples, model = evaluate(params)
+        save_classifier(CLASSIFIER, model)
         write_text(PER_TAG, per_tag.to_csv(index=False))
         with atomic_path(UNTAGGED) as tmp:
             samples.to_csv(tmp, index=False)

@@ -12,8 +12,9 @@ import pandas as pd
 from tasks.articles import ArticleTables, read_citeulike, read_medium
 from tasks.io import atomic_path, run_main, write_json, write_text
 from tasks.params import TagsParams, load_params
+from tasks.paths import ARTICLES
 
-OUT_DIR = Path("data/prepared/tags/articles")
+OUT_DIR = ARTICLES
 METRICS = Path("metrics/tags_data.json")
 PLOTS = Path("plots/tags")
 

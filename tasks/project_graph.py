@@ -10,11 +10,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tasks.graph import Graph, components, incidence, jaccard_projection, undirected
-from tasks.import_articles import OUT_DIR as ARTICLES
 from tasks.io import run_main, save_npz, write_json, write_text
 from tasks.params import TagsParams, load_params
+from tasks.paths import ARTICLES, GRAPH
 
-OUT = Path("data/prepared/tags/graph.npz")
+OUT = GRAPH
 METRICS = Path("metrics/tags_graph.json")
 PLOTS = Path("plots/tags")
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)

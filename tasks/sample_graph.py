@@ -7,9 +7,10 @@ from pathlib import Path
 from tasks.graph import induced_subgraph, rwr_sample
 from tasks.io import run_main, write_json
 from tasks.params import TagsParams, load_params
-from tasks.project_graph import OUT as GRAPH, graph_stats, load_graph, save_graph
+from tasks.paths import GRAPH, SAMPLE
+from tasks.project_graph import graph_stats, load_graph, save_graph
 
-OUT = Path("data/prepared/tags/sample.npz")
+OUT = SAMPLE
 METRICS = Path("metrics/tags_sample.json")
 
 

@@ -21,6 +21,7 @@ def quiet_environment() -> None:
     for key, value in {
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "GIT_PYTHON_REFRESH": "quiet",

@@ -8,15 +8,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tasks.embed_text import OUT as TEXT_EMBEDDINGS
 from tasks.graph import Graph, degree_negatives, neighbourhood_tree, random_walk_ends
 from tasks.io import atomic_path, run_main, save_npy, write_json, write_text
 from tasks.params import TagsParams, load_params
-from tasks.project_graph import OUT as GRAPH, load_graph
-from tasks.sample_graph import OUT as SAMPLE
+from tasks.paths import GRAPH, SAGE_EMBEDDINGS, SAGE_ENCODER, SAMPLE, TEXT_EMBEDDINGS
+from tasks.project_graph import load_graph
 
-OUT = Path("data/prepared/tags/sage_embeddings.npy")
-MODEL = Path("artifacts/tags/sage_encoder.keras")
+OUT = SAGE_EMBEDDINGS
+MODEL = SAGE_ENCODER
 METRICS = Path("metrics/tags_sage.json")
 LOSS_CSV = Path("plots/tags/sage_loss.csv")
 

@@ -20,7 +20,7 @@ def project(tmp_path):
     return proj, env, tmp_path
 
 
-def test_ner_flow_end_to_end(project):
+def test_ner_flow_end_to_end(project, monkeypatch):
     proj, env, tmp = project
     params_before = (proj / "params.yaml").read_text()
     flow = run_ok([sys.executable, "-m", "flows.ner", "--epochs", "2", "--seed", "7"], proj, env, timeout=900)
@@ -51,6 +51,23 @@ def test_ner_flow_end_to_end(project):
     assert train.data.metrics["test.f1"] == pytest.approx(metrics["test"]["f1"])
     assert len(client.get_metric_history(train.info.run_id, "dev_f1")) == 2
     assert "data.train.sentences" in children["prepare_ner"].data.metrics
+
+    # The flow registered the tagger; predict gives the same answer from DVC and registry.
+    ask = [sys.executable, "-m", "tasks.predict", "ner", "John Smith works for Reuters in Paris ."]
+    from_dvc = run_ok(ask, proj, env).stdout
+    lines = from_dvc.strip().splitlines()
+    assert lines == ["(no entities found)"] or all(line.split("\t")[0] in {"PER", "LOC", "ORG", "MISC"} for line in lines)
+    assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
+    (version,) = client.search_model_versions("name = 'gnn-ner'")
+    assert version.tags["source_run_id"] == parent.info.run_id and version.tags["content_hash"]
+    # What a second flow run with the same params does at its end: nothing new to register.
+    from tasks.registry import register_ner
+
+    monkeypatch.chdir(proj)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)  # restored afterwards
+    assert register_ner("another-run") == (1, False)
+    assert len(client.search_model_versions("name = 'gnn-ner'")) == 1
 
     # The flow ran with overrides, so plain `dvc repro` re-runs train_ner with params.yaml
     # (3 epochs); after that, a second `dvc repro` has nothing to do. (The tag stages'

@@ -42,6 +42,22 @@ def test_tags_flow_end_to_end(tmp_path):
     assert children["evaluate_tags"].data.metrics["concat.macro_f1"] == pytest.approx(metrics["concat"]["macro_f1"])
     assert "graphsage.macro_precision" in parent.data.metrics
 
+    # The flow registered the model; predict gives the same answer from DVC and registry.
+    ask = [sys.executable, "-m", "tasks.predict", "tags", "--text", "protein gene cell", "--lists", "user0", "user2"]
+    from_dvc = run_ok(ask, proj, env).stdout
+    assert from_dvc.startswith("tags: ") and "top tag probabilities" in from_dvc and "neighbour(s)" in from_dvc
+    assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
+    (version,) = client.search_model_versions("name = 'gnn-tags'")
+    assert version.tags["source_run_id"] == parent.info.run_id
+    # A second flow run with the same overrides: every stage is up to date (one `dvc
+    # status`, no stage process), and the registry gets no identical version.
+    second = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)
+    log = second.stdout + second.stderr
+    assert log.count("didn't change, skipping (dvc status: up to date)") == 6
+    assert "gnn-tags version 1 (unchanged, not registered again)" in log
+    assert len(client.search_model_versions("name = 'gnn-tags'")) == 1
+    assert len(client.search_runs([parent.info.experiment_id], "tags.kind = 'flow'")) == 2
+
     again = run_ok([sys.executable, "-m", "dvc", "repro", "evaluate_tags"], proj, env, timeout=900)
     assert "train_sage" in again.stdout  # params.yaml says 3 epochs: re-run
     status = run_ok([sys.executable, "-m", "dvc", "status", "evaluate_tags"], proj, env)

@@ -6,11 +6,12 @@ MLflow parent run (experiment "pipeline") with each flow's run and its stage run
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Optional
 
 from prefect import flow
 
-from flows.common import PIPELINE_RUN, publish_summary, workspace_lock
+from flows.common import PIPELINE_RUN, git_commit, publish_summary, workspace_lock
 from flows.ner import ner_flow
 from flows.tags import tags_flow
 from tasks.params import Preset
@@ -23,7 +24,11 @@ EXPERIMENT = "pipeline"
 def pipeline_flow(ner_preset: Optional[Preset] = None, ner_epochs: Optional[int] = None,
                   sage_epochs: Optional[int] = None, min_count: Optional[int] = None) -> dict:
     """NER and tag pipelines in one run. Empty fields keep params.yaml."""
-    with workspace_lock("pipeline_flow"), flow_run("pipeline_flow", EXPERIMENT) as (mlflow, run):
+    given = {k: v for k, v in {"ner_preset": ner_preset, "ner_epochs": ner_epochs, "sage_epochs": sage_epochs,
+                               "min_count": min_count}.items() if v is not None}
+    with workspace_lock("pipeline_flow"), flow_run("pipeline_flow", EXPERIMENT, given) as (mlflow, run):
+        # Each subflow's run records its effective params, dvc.lock and `reproduce` command.
+        mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given)})
         token = PIPELINE_RUN.set((EXPERIMENT, run.info.run_id))
         try:
             ner = ner_flow(preset=ner_preset, epochs=ner_epochs)

@@ -84,6 +84,22 @@ def mlflow_run(page, ui: str, experiment_id: str, run_id: str, metric: str, out:
     return page.inner_text("body")
 
 
+def mlflow_compare(page, ui: str, experiment_id: str, run_ids: list[str], metric: str, out: Path) -> str:
+    """MLflow's run comparison page for ``run_ids`` (what Select runs -> Compare opens)."""
+    runs = json.dumps(run_ids).replace(" ", "")
+    page.goto(f"{ui}/#/compare-runs?runs={runs}&experiments={json.dumps([experiment_id])}")
+    page.get_by_text(metric).first.wait_for()
+    _close_assistant(page)
+    # MLflow scrolls inside its own pane, so a full-page shot stops at the viewport:
+    # a tall viewport shows the parameter and metric tables under the plot.
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 2400})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "mlflow_compare.png"))
+    page.set_viewport_size(size)
+    return page.inner_text("body")
+
+
 def _api(url: str, payload: dict | None = None):
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -98,17 +114,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
     parser.add_argument("--prefect", default="http://127.0.0.1:4200")
     parser.add_argument("--mlflow", default="http://127.0.0.1:5000")
+    parser.add_argument("--compare", default="tags", help="experiment whose two latest flow runs are compared")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     exp = _api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.experiment}")
     exp_id = exp["experiment"]["experiment_id"]
-    runs = _api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id], "max_results": 1,
+    runs = _api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id], "max_results": 20,
                                                               "filter": "tags.kind = 'flow'"})["runs"]
-    top = runs[0]["info"]
+    top = next(r["info"] for r in runs  # the newest top-level flow run (not a nested subflow's)
+               if not any(t["key"] == "mlflow.parentRunId" for t in r["data"].get("tags", [])))
     with browser_page() as page:
         prefect_flow_run(page, args.prefect, args.flow_run, f"{args.experiment}-results", args.out)
         mlflow_experiment(page, args.mlflow, exp_id, top["run_name"], args.out)
-        mlflow_run(page, args.mlflow, exp_id, top["run_id"], "test", args.out)
+        mlflow_run(page, args.mlflow, exp_id, top["run_id"], "ner.test.f1", args.out)
+        cmp_exp = _api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.compare}")
+        cmp_id = cmp_exp["experiment"]["experiment_id"]
+        latest = _api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [cmp_id], "max_results": 2,
+                                                                    "filter": "tags.kind = 'flow'"})["runs"]
+        mlflow_compare(page, args.mlflow, cmp_id, [r["info"]["run_id"] for r in latest], "concat.macro_precision",
+                       args.out)
     print(f"screenshots in {args.out}")
 
 

@@ -1,0 +1,145 @@
+"""What the Prefect flow costs on top of plain `dvc repro`, in one run.
+
+The same stages run two ways, each in its own fresh copy of the project (own git repo,
+DVC cache, MLflow store and Prefect home, the real raw data):
+
+  dvc:   python -m dvc repro <last stage>        (every stage still logs its MLflow run)
+  flow:  python -m flows.<flow>                   (Prefect flow: one task per stage, each
+                                                   `dvc repro --single-item`, MLflow parent
+                                                   run, artifacts, workspace lock)
+
+first uncached in a brand-new workspace ("cold": Prefect and MLflow also create their
+databases), then fully cached (everything up to date; repeated, median kept), then
+uncached again in the same workspaces after removing every DVC output, dvc.lock, the DVC
+cache and run cache and training checkpoints ("warm": what a run after a code or data
+change costs; the Prefect and MLflow stores are kept). Goals: flow overhead < 10 %
+uncached (warm) and a fully cached flow run < 15 s.
+
+    python benchmarks/orchestration_overhead.py                 # tags flow, real data, params.yaml
+    python benchmarks/orchestration_overhead.py --flow ner --set ner.train.epochs=2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FLOWS = {  # flow module -> (last DVC stage, raw data folders it needs)
+    "tags": ("evaluate_tags", ["citeulike-t"]),
+    "ner": ("train_ner", ["conll2003"]),
+    "pipeline": ("evaluate_tags train_ner", ["citeulike-t", "conll2003"]),
+}
+
+
+def make_workdir(base: Path, name: str, overrides: dict) -> tuple[Path, dict]:
+    """A fresh project copy with the real params.yaml (plus overrides) and raw data."""
+    from tasks.params import apply_overrides
+    from tests.data_fixtures import make_project
+
+    (base / name).mkdir(parents=True)
+    proj, env = make_project(base / name, {})
+    params = apply_overrides(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for folder in {f for _, folders in FLOWS.values() for f in folders}:
+        shutil.copytree(ROOT / "data" / "raw" / folder, proj / "data" / "raw" / folder)
+    return proj, env
+
+
+def clear_dvc_state(proj: Path) -> None:
+    """Everything DVC could restore or skip from, so every stage really runs again."""
+    for rel in ("dvc.lock", ".dvc/cache", "data/prepared", "artifacts", "metrics", "plots", ".cache"):
+        path = proj / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def timed(cmd: list[str], cwd: Path, env: dict, log: Path) -> float:
+    t0 = time.perf_counter()
+    with open(log, "a") as out:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}); see {log}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flow", choices=sorted(FLOWS), default="tags")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="params override for both ways, e.g. tags.sage.epochs=5 (YAML value)")
+    parser.add_argument("--cached-repeats", type=int, default=3)
+    parser.add_argument("--no-warm", action="store_true", help="skip the warm uncached phase (long pipelines)")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench-orchestration")
+    args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    for folder in FLOWS[args.flow][1]:
+        if not (ROOT / "data" / "raw" / folder).is_dir():
+            sys.exit(f"data/raw/{folder} is missing: run `make data` first")
+
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    ways = {name: make_workdir(args.workdir, name, overrides) for name in ("dvc", "flow")}
+    for _, env in ways.values():
+        env.update({"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
+                    "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_PYTHON_REFRESH": "quiet"})
+        env.pop("PREFECT_API_URL", None)  # the flow starts its own temporary server, as `make run` does
+    commands = {"dvc": [sys.executable, "-m", "dvc", "repro", *FLOWS[args.flow][0].split()],
+                "flow": [sys.executable, "-m", f"flows.{args.flow}"]}
+    times: dict[str, dict] = {name: {"cached": []} for name in ways}
+    phases = ["uncached_cold"] + ["cached"] * args.cached_repeats + ([] if args.no_warm else ["uncached_warm"])
+    for phase in phases:
+        for name, (proj, env) in ways.items():
+            if phase == "uncached_warm":
+                clear_dvc_state(proj)
+            seconds = timed(commands[name], proj, env, args.workdir / f"{name}.log")
+            print(f"{name:4s} {phase:14s} {seconds:7.1f} s", flush=True)
+            if phase == "cached":
+                times[name]["cached"].append(seconds)
+            else:
+                times[name][phase] = seconds
+    for t in times.values():
+        t["cached_median"] = statistics.median(t["cached"])
+    cold = times["flow"]["uncached_cold"] / times["dvc"]["uncached_cold"] - 1
+    judged = "uncached_cold" if args.no_warm else "uncached_warm"
+    overhead = times["flow"][judged] / times["dvc"][judged] - 1
+    result = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+        "command": " ".join([Path(sys.executable).name] + sys.argv), "flow": args.flow, "overrides": overrides,
+        "seconds": times,
+        "uncached_overhead": overhead, "uncached_overhead_measured_on": judged, "uncached_overhead_goal": 0.10,
+        "uncached_cold_overhead": cold,
+        "cached_flow_seconds": times["flow"]["cached_median"], "cached_flow_goal_seconds": 15.0,
+        "cached_flow_vs_dvc": times["flow"]["cached_median"] / times["dvc"]["cached_median"],
+    }
+    out = ROOT / "benchmarks" / "results" / f"orchestration_overhead_{args.flow}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    ok = lambda good: "met" if good else "NOT met"  # noqa: E731
+    print(f"\nuncached, brand-new workspace: flow {times['flow']['uncached_cold']:.1f} s vs dvc "
+          f"{times['dvc']['uncached_cold']:.1f} s -> overhead {100 * cold:+.1f} %")
+    print(f"uncached ({judged}): flow {times['flow'][judged]:.1f} s vs dvc {times['dvc'][judged]:.1f} s -> "
+          f"overhead {100 * overhead:+.1f} % (goal < 10 %: {ok(overhead < 0.10)})")
+    print(f"cached:   flow {times['flow']['cached_median']:.1f} s vs dvc {times['dvc']['cached_median']:.1f} s "
+          f"(goal < 15 s: {ok(times['flow']['cached_median'] < 15)})\nwritten {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--no-warm", action="store_true", help="skip the warm uncached phase (long pipelines)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench-orchestration")
     args = parser.parse_args()
+    args.workdir = args.workdir.resolve()  # the runs' cwd is the project copy, not here
     overrides = {}
     for item in args.set:
         key, sep, value = item.partition("=")

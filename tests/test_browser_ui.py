@@ -9,14 +9,13 @@ import os
 import socket
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.data_fixtures import ROOT, make_project, run_ok, write_citeulike_slice
 from tests.test_e2e_tags_flow import TINY
-from tests.ui_pages import browser_page, mlflow_experiment, mlflow_run, prefect_flow_run
+from tests.ui_pages import api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +24,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def api(url: str, payload: dict | None = None):
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 900) -> dict:

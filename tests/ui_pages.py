@@ -100,7 +100,7 @@ def mlflow_compare(page, ui: str, experiment_id: str, run_ids: list[str], metric
     return page.inner_text("body")
 
 
-def _api(url: str, payload: dict | None = None):
+def api(url: str, payload: dict | None = None):
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -117,9 +117,9 @@ def main() -> None:
     parser.add_argument("--compare", default="tags", help="experiment whose two latest flow runs are compared")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    exp = _api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.experiment}")
+    exp = api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.experiment}")
     exp_id = exp["experiment"]["experiment_id"]
-    runs = _api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id], "max_results": 20,
+    runs = api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id], "max_results": 20,
                                                               "filter": "tags.kind = 'flow'"})["runs"]
     top = next(r["info"] for r in runs  # the newest top-level flow run (not a nested subflow's)
                if not any(t["key"] == "mlflow.parentRunId" for t in r["data"].get("tags", [])))
@@ -127,9 +127,9 @@ def main() -> None:
         prefect_flow_run(page, args.prefect, args.flow_run, f"{args.experiment}-results", args.out)
         mlflow_experiment(page, args.mlflow, exp_id, top["run_name"], args.out)
         mlflow_run(page, args.mlflow, exp_id, top["run_id"], "ner.test.f1", args.out)
-        cmp_exp = _api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.compare}")
+        cmp_exp = api(f"{args.mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name={args.compare}")
         cmp_id = cmp_exp["experiment"]["experiment_id"]
-        latest = _api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [cmp_id], "max_results": 2,
+        latest = api(f"{args.mlflow}/api/2.0/mlflow/runs/search", {"experiment_ids": [cmp_id], "max_results": 2,
                                                                     "filter": "tags.kind = 'flow'"})["runs"]
         mlflow_compare(page, args.mlflow, cmp_id, [r["info"]["run_id"] for r in latest], "concat.macro_precision",
                        args.out)

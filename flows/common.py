@@ -270,8 +270,10 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
             mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(given),
                              "reproduce": reproduce_command(given, stages[-1], commit)})
             stale = stale_stages(stages)
+            reached_stale = stale is None  # from the first stale stage on, DVC decides
             for stage in stages:  # in order; a failed stage fails the flow
-                if stale is None or stale & set(stages[:stages.index(stage) + 1]):
+                reached_stale = reached_stale or stage in stale
+                if reached_stale:
                     dvc_stage(stage, run.info.run_id, experiment)
                 else:  # up to date and nothing before it in this flow has run
                     stage_up_to_date(stage)

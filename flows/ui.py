@@ -84,14 +84,20 @@ def services() -> list[Service]:
     ]
 
 
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/pid/stat), or None if it is
-    gone or a zombie (dead, waiting for a parent to reap it)."""
+def proc_stat(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, ...], or None if the
+    process is gone or a zombie (dead, waiting for a parent to reap it)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    except (OSError, IndexError):
         return None
-    return None if fields[0] == "Z" else fields[19]
+    return None if fields[0] == "Z" else fields
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (field 22 of /proc/pid/stat), or None if gone."""
+    fields = proc_stat(pid)
+    return fields[19] if fields else None
 
 
 def running_pid(service: Service) -> int | None:
@@ -211,13 +217,8 @@ def stop_service(service: Service, grace: float = 20.0) -> bool:
 def _group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is still in process group ``pgid``."""
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[2] == str(pgid) and fields[0] != "Z":
-                return True
+        if proc.name.isdigit() and (fields := proc_stat(proc.name)) and fields[2] == str(pgid):
+            return True
     return False
 
 

@@ -53,18 +53,12 @@ def _children(pid: int) -> list[int]:
     from pathlib import Path
 
     for _ in range(50):
-        kids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == pid]
+        kids = [int(p.name) for p in Path("/proc").iterdir()
+                if p.name.isdigit() and (fields := ui.proc_stat(p.name)) and fields[1] == str(pid)]
         if kids:
             return kids
         time.sleep(0.1)
     return []
-
-
-def _ppid(proc) -> int:
-    try:
-        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
 
 
 def test_a_reused_pid_is_not_ours(state, monkeypatch):

@@ -1,6 +1,6 @@
 """Graph pipeline speed on citeulike-t, in one run:
 
-1. Jaccard projection: our sparse-product implementation (tasks.graph.jaccard_projection)
+1. Jaccard projection: our sparse-product implementation (tasks.tags.graph.jaccard_projection)
    against a straightforward reference (Python set intersections over every candidate
    pair of articles that share a list) on the same data, with identical results checked;
    for the configured list-size cutoff and for the full graph.
@@ -51,7 +51,7 @@ def reference_projection(articles, lists, max_list_size: int) -> dict[tuple[int,
 def projection_rows(max_list_size: int) -> dict:
     import pandas as pd
 
-    from tasks.graph import incidence, jaccard_projection
+    from tasks.tags.graph import incidence, jaccard_projection
 
     members = pd.read_parquet("data/prepared/tags/articles/memberships.parquet")
     n = len(pd.read_parquet("data/prepared/tags/articles/articles.parquet", columns=["article"]))
@@ -72,18 +72,18 @@ def projection_rows(max_list_size: int) -> dict:
 
 
 def sage_row() -> dict:
-    from tasks.params import load_params
-    from tasks.train_sage import fit_and_embed
+    from tasks.common.params import load_params
+    from tasks.tags.sage import fit_and_embed
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    *_, stats = fit_and_embed(load_params().tags)
+    *_, stats = fit_and_embed(load_params().tags.sage)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats["rss_before_mb"] = before
     return stats
 
 
 def main() -> None:
-    from tasks.params import load_params
+    from tasks.common.params import load_params
 
     if not Path("data/prepared/tags/sample.npz").is_file():
         sys.exit("error: run `dvc repro sample_graph embed_text` first")

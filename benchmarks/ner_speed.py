@@ -71,7 +71,7 @@ def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, unit
 
     from models.graph_conv import relation_count
     from models.reference import dense_adjacency
-    from tasks.ner_data import bucketed_batches, load_split, load_vocab, make_batch
+    from tasks.ner.batches import bucketed_batches, load_split, load_vocab, make_batch
 
     keras.utils.set_random_seed(0)
     vocab = load_vocab(PREPARED)
@@ -124,7 +124,7 @@ def default_epoch() -> dict:
     import numpy as np
 
     from models.ner import build_ner_model, resolve_config
-    from tasks.ner_data import BatchSequence, load_split, load_vocab
+    from tasks.ner.batches import BatchSequence, load_split, load_vocab
 
     keras.utils.set_random_seed(0)
     vocab = load_vocab(PREPARED)

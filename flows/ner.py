@@ -12,8 +12,9 @@ from typing import Optional
 
 from prefect import flow, task
 
-from flows.common import publish_summary, run_pipeline
-from tasks.params import Preset
+from flows.reporting import publish_summary
+from flows.runner import run_pipeline
+from tasks.common.params import Preset
 
 STAGES = ("prepare_ner", "train_ner")
 
@@ -22,7 +23,7 @@ STAGES = ("prepare_ner", "train_ner")
 def register(run_id: str) -> tuple[str, int, bool]:
     """Register the trained model in the MLflow model registry as gnn-ner; no new version
     when the latest one holds the same files (a cached run)."""
-    from tasks.registry import register_ner
+    from tasks.serving.registry import register_ner
 
     return ("gnn-ner", *register_ner(run_id))
 

@@ -11,11 +11,13 @@ from typing import Optional
 
 from prefect import flow
 
-from flows.common import PIPELINE_RUN, git_commit, publish_summary, workspace_lock
+from flows.reporting import git_commit, publish_summary
+from flows.runner import PIPELINE_RUN
+from flows.workspace import workspace_lock
 from flows.ner import ner_flow
 from flows.tags import tags_flow
-from tasks.params import Preset
-from tasks.tracking import flow_run, log_metrics_tree
+from tasks.common.params import Preset
+from tasks.common.tracking import flow_run, log_metrics_tree
 
 EXPERIMENT = "pipeline"
 

@@ -11,7 +11,8 @@ from typing import Literal, Optional
 
 from prefect import flow, task
 
-from flows.common import publish_summary, run_pipeline
+from flows.reporting import publish_summary
+from flows.runner import run_pipeline
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
 
@@ -20,18 +21,19 @@ STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "tra
 def register(run_id: str) -> tuple[str, int, bool]:
     """Register the trained model in the MLflow model registry as gnn-tags; no new version
     when the latest one holds the same files (a cached run)."""
-    from tasks.registry import register_tags
+    from tasks.serving.registry import register_tags
 
     return ("gnn-tags", *register_tags(run_id))
 
 
 @flow(name="tags", log_prints=True)
-def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, sampling_ratio: Optional[float] = None,
+def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, data_dir: Optional[str] = None,
+              sampling_ratio: Optional[float] = None,
               aggregator: Optional[Literal["mean", "pool"]] = None, epochs: Optional[int] = None,
               embedding_dimension: Optional[int] = None, min_count: Optional[int] = None,
               seed: Optional[int] = None) -> dict:
     """GraphSAGE-enhanced text embeddings for multi-label tags. Empty fields keep params.yaml."""
-    overrides = {"tags.data.format": data_format, "tags.sampling.sampling_ratio": sampling_ratio,
+    overrides = {"tags.data.format": data_format, "tags.data.dir": data_dir, "tags.sampling.sampling_ratio": sampling_ratio,
                  "tags.sage.aggregator": aggregator, "tags.sage.epochs": epochs,
                  "tags.sage.embedding_dimension": embedding_dimension, "tags.evaluate.min_count": min_count,
                  "tags.sage.seed": seed, "tags.sampling.seed": seed, "tags.evaluate.seed": seed}
@@ -50,6 +52,7 @@ def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, samp
 def main() -> None:
     parser = argparse.ArgumentParser(description=tags_flow.__doc__)
     parser.add_argument("--data-format", choices=["citeulike", "medium"])
+    parser.add_argument("--data-dir", help="the folder import_articles reads (tags.data.dir)")
     parser.add_argument("--aggregator", choices=["mean", "pool"])
     parser.add_argument("--sampling-ratio", type=float)
     for name in ("epochs", "embedding_dimension", "min_count", "seed"):

@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.tracking import PROJECT_ROOT, quiet_environment, tracking_uri
+from tasks.common.tracking import PROJECT_ROOT, quiet_environment, tracking_uri
 
 STATE = PROJECT_ROOT / ".ui"
 HOST = "127.0.0.1"

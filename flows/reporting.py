@@ -1,0 +1,75 @@
+"""What a flow run reports: the git state and the command that reproduces it, Prefect
+markdown artifacts with the metric tables, the DVC plots page in MLflow."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tasks.common.tracking import PROJECT_ROOT, tracking_uri
+
+
+def git_commit() -> str:
+    """HEAD, with ``-dirty`` when the work tree has uncommitted changes."""
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True)
+    commit = proc.stdout.strip() or "unknown"
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def reproduce_command(overrides: dict[str, Any], target: str, commit: str) -> str:
+    """The shell command that re-runs a flow run's stages with DVC alone. A run from a
+    tree with uncommitted changes is not reproducible from its commit, and says so
+    instead of naming the clean commit."""
+    def value(v: Any) -> str:
+        return v if isinstance(v, str) else json.dumps(v).replace(" ", "")
+
+    sets = " ".join(f"-S '{key}={value(v)}'" for key, v in sorted(overrides.items()))
+    command = f"dvc exp run {sets + ' ' if sets else ''}{target}"
+    if commit == "unknown":
+        return command
+    if commit.endswith("-dirty"):
+        return (f"not reproducible from a commit: the work tree had uncommitted changes on top of "
+                f"{commit.removesuffix('-dirty')}; with those changes: {command}")
+    return f"git checkout {commit} && {command}"
+
+
+def read_json(path: str | Path) -> dict:
+    return json.loads((PROJECT_ROOT / path).read_text(encoding="utf-8"))
+
+
+def mlflow_run_url(experiment_id: str, run_id: str) -> str:
+    ui = os.environ.get("GNN_MLFLOW_UI", "http://127.0.0.1:5000")
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], run) -> None:
+    """A markdown table of the key metrics and a link to the MLflow run, as a Prefect
+    artifact on the flow run."""
+    import mlflow
+    from prefect.artifacts import create_markdown_artifact
+
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", f"MLflow run: [{run.info.run_id}]({mlflow_run_url(run.info.experiment_id, run.info.run_id)})"]
+    reproduce = mlflow.MlflowClient(tracking_uri()).get_run(run.info.run_id).data.tags.get("reproduce")
+    if reproduce:
+        lines += ["", "Reproduce with DVC alone:", "", f"    {reproduce}"]
+    create_markdown_artifact("\n".join(lines), key=title.lower().replace(" ", "-").replace("_", "-"),
+                             description=title)
+
+
+def log_plots_page(mlflow) -> None:
+    """The HTML page `dvc plots show` renders, into the flow's MLflow run (each stage's
+    run already holds PNG images of its own plots)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        html = Path(tmp) / "dvc_plots"
+        proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode == 0 and (html / "index.html").is_file():
+            mlflow.log_artifacts(str(html), artifact_path="dvc_plots")

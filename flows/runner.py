@@ -1,0 +1,138 @@
+"""DVC stages as Prefect tasks, and the body every flow shares.
+
+Each stage runs as ``dvc repro --single-item STAGE`` in its own process, so the flow and
+a plain ``dvc repro`` share one cache and one dvc.lock, and each stage's MLflow run
+nests under the flow's run (its id is handed over in ``GNN_PARENT_RUN_ID``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from flows.reporting import git_commit, log_plots_page, read_json, reproduce_command
+from flows.workspace import effective_params, workspace_lock
+from tasks.common.tracking import PARENT_ENV, PROJECT_ROOT, quiet_environment, tracking_uri
+
+
+def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
+    quiet_environment()
+    env = dict(os.environ)
+    env.pop("MLFLOW_RUN_ID", None)  # would make the stage log into the parent run
+    env.update({PARENT_ENV: parent_run_id, "MLFLOW_TRACKING_URI": tracking_uri(),
+                "MLFLOW_EXPERIMENT_NAME": experiment, "PYTHONUNBUFFERED": "1"})
+    # The stage runs `python -m tasks.x` through DVC: put this interpreter first on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@task(task_run_name="dvc repro {stage}")
+def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
+    """Run one DVC stage (``dvc repro --single-item``): DVC decides whether it is
+    up to date, restores it from its cache, or runs it; the flow and ``dvc repro`` share
+    one cache and one dvc.lock."""
+    logger = get_run_logger()
+    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    logger.info("running %s", " ".join(cmd[2:]))
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=stage_env(parent_run_id, experiment),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    tail: list[str] = []
+    progress = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        if line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
+            logger.info(line)
+            tail = (tail + [line])[-20:]
+            progress = _report_progress(stage, line, progress)
+    if proc.wait() != 0:
+        raise RuntimeError(f"stage {stage} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
+def stale_stages(stages: tuple[str, ...]) -> set[str] | None:
+    """The stages `dvc status` reports as changed (deps, params or outputs), from one
+    DVC call; None if it cannot tell (then every stage goes through `dvc repro`). A stage
+    downstream of a changed one is not listed until that one has run, so the caller
+    sends every stage from the first stale one on through `dvc repro`."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", "status", "--json", *stages], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True)
+    try:
+        return set(json.loads(proc.stdout)) if proc.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+@task(task_run_name="dvc repro {stage}")
+def stage_up_to_date(stage: str) -> None:
+    """What `dvc repro --single-item` would conclude, without starting DVC again."""
+    get_run_logger().info("Stage '%s' didn't change, skipping (dvc status: up to date)", stage)
+
+
+_EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
+
+
+def _report_progress(stage: str, line: str, artifact_id):
+    """Training stages print ``epoch k/N: ...``; mirror it as a Prefect progress artifact."""
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    match = _EPOCH.match(line)
+    if not match:
+        return artifact_id
+    done, total = int(match.group(1)), int(match.group(2))
+    value = 100.0 * done / total
+    description = f"{stage}: {line}"
+    if artifact_id is None:
+        return create_progress_artifact(value, key=f"{stage.replace('_', '-')}-progress", description=description)
+    update_progress_artifact(artifact_id, value, description=description)
+    return artifact_id
+
+
+# Set by the pipeline flow so the flows it runs nest their MLflow runs under its run.
+PIPELINE_RUN: ContextVar[tuple[str, str] | None] = ContextVar("pipeline_run", default=None)
+
+
+def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
+                 metrics_file: str, register=None) -> tuple[dict, Any]:
+    """The body every flow shares: validate params (with overrides) before any work,
+    open the MLflow parent run, run the stages in order through DVC, log the final
+    metrics to the parent and, still under the workspace lock, ``register(run_id)`` the
+    model (a Prefect task returning (model name, version, whether new)). Returns
+    (metrics, MLflow parent run)."""
+    from tasks.common.params import flatten
+    from tasks.common.tracking import flow_run, log_metrics_tree
+
+    outer = PIPELINE_RUN.get()
+    experiment, parent = (outer[0], outer[1]) if outer else (name, None)
+    with workspace_lock(f"{name}_flow"), effective_params(overrides) as params:
+        tree = {section: getattr(params, section).model_dump()}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        commit = git_commit()
+        with flow_run(f"{name}_flow", experiment, flatten(tree), parent) as (mlflow, run):
+            # Enough to redo this run without Prefect: the commit, the overrides, and the
+            # command; dvc.lock (logged below) pins every dependency's hash.
+            mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(given),
+                             "reproduce": reproduce_command(given, stages[-1], commit)})
+            stale = stale_stages(stages)
+            reached_stale = stale is None  # from the first stale stage on, DVC decides
+            for stage in stages:  # in order; a failed stage fails the flow
+                reached_stale = reached_stale or stage in stale
+                if reached_stale:
+                    dvc_stage(stage, run.info.run_id, experiment)
+                else:  # up to date and nothing before it in this flow has run
+                    stage_up_to_date(stage)
+            metrics = read_json(metrics_file)
+            log_metrics_tree(mlflow, metrics)
+            mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
+            mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
+            log_plots_page(mlflow)
+            if register is not None:
+                model, version, new = register(run.info.run_id)
+                print(f"model registry: {model} version {version}" + ("" if new else " (unchanged, not registered again)"))
+    return metrics, run

@@ -1,0 +1,93 @@
+"""MLflow tracking shared by every stage and flow.
+
+A flow starts one parent run and hands its id to the stage processes through
+``GNN_PARENT_RUN_ID`` (never ``MLFLOW_RUN_ID``, which would make the stage log *into*
+the parent). A stage run by plain ``dvc repro`` has no parent and logs a top-level run.
+The default store is a SQLite file at the project root, so no server is needed.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+PARENT_ENV = "GNN_PARENT_RUN_ID"
+EXPERIMENT_KIND = "mlflow.experimentKind"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def quiet_environment() -> None:
+    for key, value in {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def _setup(experiment: str):
+    quiet_environment()
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    exp = mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment)
+    if exp.tags.get(EXPERIMENT_KIND) != "custom_model_development":
+        # Without it the MLflow 3 UI opens an experiment on its GenAI trace overview
+        # instead of the runs table people compare runs in.
+        mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
+    return mlflow
+
+
+def _clean_params(params: dict[str, Any]) -> dict[str, str]:
+    # MLflow caps a param value at 6000 characters; lists become their repr.
+    return {k: str(v)[:6000] for k, v in params.items()}
+
+
+@contextmanager
+def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+    """One MLflow run for one stage, nested under the flow's run when there is one."""
+    mlflow = _setup(experiment)
+    parent = os.environ.get(PARENT_ENV) or None
+    tags = {"stage": stage, "kind": "stage"}
+    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
+        if params:
+            mlflow.log_params(_clean_params(params))
+        yield mlflow
+
+
+@contextmanager
+def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
+             parent_run_id: str | None = None) -> Iterator[Any]:
+    """The parent run of a flow run (itself nested when a pipeline runs the flow);
+    yields ``(mlflow, run)``."""
+    mlflow = _setup(experiment)
+    with mlflow.start_run(run_name=name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
+                          tags={"kind": "flow", "flow": name}) as run:
+        if params:
+            mlflow.log_params(_clean_params(params))
+        yield mlflow, run
+
+
+def log_metrics_tree(mlflow: Any, tree: dict[str, Any], prefix: str = "", step: int | None = None) -> None:
+    """Log every number in a nested dict as ``a.b.c`` (MLflow allows dots in names)."""
+    flat: dict[str, float] = {}
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for key, value in node.items():
+            name = f"{path}{key}"
+            if isinstance(value, dict):
+                walk(value, name + ".")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                flat[name] = float(value)
+
+    walk(tree, prefix)
+    if flat:
+        mlflow.log_metrics(flat, step=step)

@@ -1,0 +1,185 @@
+"""Train a GCN tagger, select the epoch by dev F1, score dev and test, write the outputs.
+
+An interrupted run resumes from its last epoch checkpoint under ``.cache/train_ner/<key>``;
+the key covers the params, the prepared data and the model code, so a changed model or
+changed data never resumes a stale architecture.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tasks.common import paths
+from tasks.common.files import atomic_path, csv_text, tree_digest, write_json, write_text
+from tasks.common.params import NerParams
+
+
+def describe_device() -> str:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return f"tensorflow, {'GPU: ' + ', '.join(g.name for g in gpus) if gpus else 'CPU'}"
+    if backend == "jax":
+        import jax
+
+        return f"jax, {jax.devices()}"
+    return backend
+
+
+def predict_tags(model, split, labels: list[str], batch_size: int, max_word_length: int) -> list[list[str]]:
+    from tasks.ner.batches import bucketed_batches, make_batch
+
+    out: list[list[str]] = [[] for _ in range(len(split))]
+    for idx in bucketed_batches(split.lengths, batch_size, rng=None):
+        x, _, _ = make_batch(split, idx, max_word_length)
+        probs = np.asarray(model.predict_on_batch(x))
+        for row, i in enumerate(idx):
+            out[i] = [labels[k] for k in probs[row, :len(split.word[i])].argmax(-1)]
+    return out
+
+
+def gold_tags(split, labels: list[str]) -> list[list[str]]:
+    return [[labels[k] for k in sent] for sent in split.label]
+
+
+def code_digest() -> str:
+    """The source of everything that defines the model and its batches."""
+    import models.graph_conv
+    import models.ner
+    import tasks.ner.batches
+
+    files = [Path(m.__file__) for m in (models.graph_conv, models.ner, tasks.ner.batches, sys.modules[__name__])]
+    return tree_digest(*files)
+
+
+def checkpoint_dir(params: NerParams, prepared: Path = paths.NER_PREPARED) -> Path:
+    key = json.dumps({"model": params.model.model_dump(), "train": params.train.model_dump(),
+                      "data": tree_digest(prepared), "code": code_digest()}, sort_keys=True)
+    return paths.NER_CHECKPOINTS / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def predictions_text(split, gold: list[list[str]], pred: list[list[str]]) -> str:
+    buf = io.StringIO()
+    for tokens, g, p in zip(split.tokens, gold, pred):
+        for t, gt, pt in zip(tokens, g, p):
+            buf.write(f"{t} {gt} {pt}\n")
+        buf.write("\n")
+    return buf.getvalue()
+
+
+def model_info(params: NerParams, config, vocab: dict) -> dict:
+    """Everything inference needs besides the weights, stored next to them."""
+    import dataclasses
+
+    return {"preset": params.model.preset, "config": dataclasses.asdict(config),
+            "spacy_model": params.spacy.model, "max_word_length": params.train.max_word_length,
+            "labels": vocab["labels"], "sizes": {k: len(vocab[k]) for k in ("words", "chars", "relations")},
+            "embeddings": params.embeddings.source}
+
+
+def train(params: NerParams, mlflow=None) -> dict:
+    """Train, select, score; write artifacts/ner, metrics/ner.json and the plot CSVs.
+    ``mlflow`` (optional) receives per-epoch metrics."""
+    import keras
+
+    from models.ner import build_ner_model, resolve_config
+    from tasks.common.seeding import seed_everything
+    from tasks.ner.batches import BatchSequence, load_split, load_vocab
+    from tasks.ner.span_f1 import span_scores
+
+    tp, prepared = params.train, paths.NER_PREPARED
+    seed_everything(tp.seed)
+    if tp.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    print(f"device: {describe_device()}", flush=True)
+    vocab = load_vocab(prepared)
+    labels = vocab["labels"]
+    splits = {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")}
+    embeddings = np.load(prepared / "embeddings.npy")
+    m = params.model
+    config = resolve_config(m.preset, dropout=m.dropout, combine=m.combine, num_bases=m.num_bases,
+                            gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters)
+    print(f"model: {m.preset} {config}", flush=True)
+
+    ckpt = checkpoint_dir(params, prepared)
+    state_file, last_model, best_weights = ckpt / "state.json", ckpt / "last.keras", ckpt / "best.weights.h5"
+    if state_file.is_file() and last_model.is_file():
+        state = json.loads(state_file.read_text())
+        model = keras.models.load_model(last_model)
+        print(f"resuming from epoch {state['epoch']} (checkpoint {ckpt})", flush=True)
+    else:
+        state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
+        model = build_ner_model(config, vocab_size=len(vocab["words"]), embedding_dim=embeddings.shape[1],
+                                num_chars=len(vocab["chars"]), num_labels=len(labels),
+                                num_dep_labels=len(vocab["relations"]))
+        model.get_layer("word_embedding").set_weights([embeddings])
+        model.compile(optimizer=keras.optimizers.Adam(tp.learning_rate), loss="sparse_categorical_crossentropy")
+    model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
+    dev_gold = gold_tags(splits["dev"], labels)
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.t0
+            dev = span_scores(dev_gold, predict_tags(self.model, splits["dev"], labels, 64, tp.max_word_length))
+            row = {"epoch": epoch + 1, "train_loss": float(logs["loss"]), "dev_precision": dev["precision"],
+                   "dev_recall": dev["recall"], "dev_f1": dev["f1"], "seconds": seconds}
+            state["history"].append(row)
+            state["epoch"] = epoch + 1
+            improved = dev["f1"] > state["best_f1"]
+            ckpt.mkdir(parents=True, exist_ok=True)
+            if improved:
+                state["best_f1"], state["best_epoch"] = dev["f1"], epoch + 1
+                self.model.save_weights(best_weights)
+            self.model.save(last_model)
+            write_json(state_file, state)
+            print(f"epoch {epoch + 1}/{tp.epochs}: loss {row['train_loss']:.4f}  dev P {dev['precision']:.4f} "
+                  f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s)",
+                  flush=True)
+            if mlflow is not None:
+                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
+            if state["epoch"] - state["best_epoch"] >= tp.patience:
+                print(f"early stop: no dev F1 gain for {tp.patience} epochs", flush=True)
+                self.model.stop_training = True
+
+    done = state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
+    if not done:
+        train_seq = BatchSequence(splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
+                                  epoch=state["epoch"])
+        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[EpochEnd()], verbose=2)
+    model.load_weights(best_weights)
+    print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
+
+    results: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"]}
+    test_pred = ""
+    for name in ("dev", "test"):
+        gold = gold_tags(splits[name], labels)
+        pred = predict_tags(model, splits[name], labels, 64, tp.max_word_length)
+        results[name] = span_scores(gold, pred)
+        if name == "test":
+            test_pred = predictions_text(splits["test"], gold, pred)
+    with atomic_path(paths.NER_ARTIFACTS) as tmp:
+        tmp.mkdir(parents=True)
+        model.save(tmp / paths.NER_MODEL.name)
+        (tmp / paths.NER_TEST_PREDICTIONS.name).write_text(test_pred, encoding="utf-8")
+        (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        (tmp / paths.NER_MODEL_INFO.name).write_text(json.dumps(model_info(params, config, vocab), indent=2),
+                                                     encoding="utf-8")
+    write_text(paths.NER_HISTORY, csv_text(state["history"]))
+    write_text(paths.NER_PER_TYPE, csv_text([{"type": t, **sc} for t, sc in results["test"]["per_type"].items()]))
+    write_json(paths.NER_METRICS, results)
+    shutil.rmtree(ckpt, ignore_errors=True)  # finished: the outputs now live in DVC's cache
+    return results

@@ -1,0 +1,94 @@
+"""A real browser test of the product: start the servers as `make ui` does, press Run on a
+deployment through the Prefect API (the request the UI's Run button sends), wait for the
+flow run, then look at the Prefect flow-run page and the MLflow pages in headless
+Chromium. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overrides)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, TINY_TAGS as TINY, make_project, run_ok, write_citeulike_slice
+from tests.e2e.ui_pages import api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api(f"{prefect_api}/flow_runs/{flow_run_id}")
+        if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+            return run
+        time.sleep(2)
+    raise AssertionError(f"flow run {flow_run_id} did not finish within {timeout}s")
+
+
+@pytest.fixture
+def ui_project(tmp_path):
+    proj, env = make_project(tmp_path, TINY)
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    env.update({"GNN_PREFECT_PORT": str(free_port()), "GNN_MLFLOW_PORT": str(free_port())})
+    try:
+        yield proj, env
+    finally:
+        run_ok([sys.executable, "-m", "flows.ui", "stop"], proj, env)
+        for pid_file in (proj / ".ui").glob("*.pid"):
+            raise AssertionError(f"{pid_file} left behind by `flows.ui stop`")
+
+
+def test_run_button_then_both_uis_show_the_result(ui_project):
+    proj, env = ui_project
+    prefect_ui, mlflow_ui = f"http://127.0.0.1:{env['GNN_PREFECT_PORT']}", f"http://127.0.0.1:{env['GNN_MLFLOW_PORT']}"
+    prefect_api = f"{prefect_ui}/api"
+    started = run_ok([sys.executable, "-m", "flows.ui", "start"], proj, env, timeout=600)
+    assert "deployments: up" in started.stdout
+    pids = {p.stem: json.loads(p.read_text())["pid"] for p in (proj / ".ui").glob("*.pid")}
+    assert set(pids) == {"prefect-server", "mlflow-server", "deployments"}
+
+    # A second start is idempotent.
+    again = run_ok([sys.executable, "-m", "flows.ui", "start"], proj, env)
+    assert again.stdout.count("already running") == 3
+
+    deployment = api(f"{prefect_api}/deployments/name/tags/tags")
+    run = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"epochs": 2}})
+    finished = wait_for_flow_run(prefect_api, run["id"])
+    log = (proj / ".ui" / "logs" / "deployments.log").read_text(errors="replace")[-4000:]
+    assert finished["state"]["type"] == "COMPLETED", f"flow run ended {finished['state']['type']}:\n{log}"
+    assert finished["parameters"] == {"epochs": 2}
+
+    metrics = json.loads((proj / "metrics" / "tags.json").read_text())
+    import mlflow
+
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("tags")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.kind = 'flow'")
+    assert parent.data.params["tags.sage.epochs"] == "2"  # the override reached the stages
+    assert json.loads(parent.data.tags["overrides"]) == {"tags.sage.epochs": 2}
+
+    shots = Path(os.environ.get("GNN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser_page() as page:
+        seen = prefect_flow_run(page, prefect_ui, run["id"], "tag-results", shots)
+        assert run["name"] in seen and "Completed" in seen
+        assert "macro_precision" in seen and f"{metrics['concat']['macro_precision']:.4f}" in seen
+        seen = mlflow_experiment(page, mlflow_ui, experiment.experiment_id, "tags_flow", shots)
+        assert "tags_flow" in seen
+        seen = mlflow_run(page, mlflow_ui, experiment.experiment_id, parent.info.run_id,
+                          "concat.macro_precision", shots)
+        for name in ("concat.macro_precision", "text.macro_f1", "graphsage.macro_precision"):
+            group, key = name.split(".")
+            assert name in seen and repr(metrics[group][key])[:6] in seen
+    for name in ("prefect_flow_run", "prefect_artifact", "mlflow_experiment", "mlflow_run"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000

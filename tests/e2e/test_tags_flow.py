@@ -1,0 +1,61 @@
+"""End to end: tags_flow on a tiny citeulike-shaped graph, through DVC and MLflow."""
+import json
+import sys
+
+import pytest
+
+from tests.support import TINY_TAGS as TINY, make_project, run_ok, write_citeulike_slice
+
+pytestmark = pytest.mark.e2e
+
+
+
+def test_tags_flow_end_to_end(tmp_path):
+    proj, env = make_project(tmp_path, TINY)
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    flow = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)
+    assert "macro precision" in flow.stdout + flow.stderr
+
+    metrics = json.loads((proj / "metrics" / "tags.json").read_text())
+    for name in ("text", "graphsage", "concat"):
+        assert {"accuracy", "macro_precision", "weighted_precision", "micro_f1", "macro_f1"} <= set(metrics[name])
+    assert metrics["setup"]["target_tags"] == 3  # "rare" is on 2 articles only
+    data = json.loads((proj / "metrics" / "tags_data.json").read_text())
+    assert data["articles"] == 120 and data["lists"] == 30
+    sage = json.loads((proj / "metrics" / "tags_sage.json").read_text())
+    assert sage["epochs_run"] == 2 and sage["embedded_nodes"] == 120
+    assert (proj / "artifacts" / "tags" / "untagged_predictions.csv").is_file()
+
+    import mlflow
+
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("tags").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("kind") == "flow")
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == {"import_articles", "embed_text", "project_graph", "sample_graph", "train_sage",
+                             "evaluate_tags"}
+    assert children["train_sage"].data.params["tags.sage.epochs"] == "2"
+    assert len(client.get_metric_history(children["train_sage"].info.run_id, "loss")) == 2
+    assert children["evaluate_tags"].data.metrics["concat.macro_f1"] == pytest.approx(metrics["concat"]["macro_f1"])
+    assert "graphsage.macro_precision" in parent.data.metrics
+
+    # The flow registered the model; predict gives the same answer from DVC and registry.
+    ask = [sys.executable, "-m", "tasks.predict", "tags", "--text", "protein gene cell", "--lists", "user0", "user2"]
+    from_dvc = run_ok(ask, proj, env).stdout
+    assert from_dvc.startswith("tags: ") and "top tag probabilities" in from_dvc and "neighbour(s)" in from_dvc
+    assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
+    (version,) = client.search_model_versions("name = 'gnn-tags'")
+    assert version.tags["source_run_id"] == parent.info.run_id
+    # A second flow run with the same overrides: every stage is up to date (one `dvc
+    # status`, no stage process), and the registry gets no identical version.
+    second = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)
+    log = second.stdout + second.stderr
+    assert log.count("didn't change, skipping (dvc status: up to date)") == 6
+    assert "gnn-tags version 1 (unchanged, not registered again)" in log
+    assert len(client.search_model_versions("name = 'gnn-tags'")) == 1
+    assert len(client.search_runs([parent.info.experiment_id], "tags.kind = 'flow'")) == 2
+
+    again = run_ok([sys.executable, "-m", "dvc", "repro", "evaluate_tags"], proj, env, timeout=900)
+    assert "train_sage" in again.stdout  # params.yaml says 3 epochs: re-run
+    status = run_ok([sys.executable, "-m", "dvc", "status", "evaluate_tags"], proj, env)
+    assert "up to date" in status.stdout

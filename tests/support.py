@@ -1,0 +1,258 @@
+"""Shared test support: tiny configurations (params.yaml plus explicit overrides), small
+data sets (slices of the real files when pulled, else generated) and throw-away projects.
+
+Every test module imports what it shares from here; no test module imports another.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW = ROOT / "data" / "raw" / "conll2003"
+FILES = ("train.txt", "valid.txt", "test.txt")
+
+# Tiny configurations: overrides of the project's params.yaml, never a second set of defaults.
+TINY_NER = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.model.gcn_units": 8,
+            "ner.model.char_filters": 4, "ner.train.epochs": 3, "ner.train.batch_size": 8, "ner.train.patience": 5}
+TINY_TAGS = {"tags.sampling.sampling_ratio": 0.5, "tags.sage.sample_sizes": [4, 3],
+             "tags.sage.embedding_dimension": 16, "tags.sage.epochs": 3, "tags.sage.batch_size": 16,
+             "tags.sage.search_depth": 3, "tags.evaluate.min_count": 5, "tags.evaluate.untagged_sample": 5,
+             "tags.evaluate.max_iter": 100}
+
+
+def project_params_raw(overrides: dict[str, Any] | None = None) -> dict:
+    """The project's params.yaml as data, with ``overrides`` (dotted keys) applied."""
+    from tasks.common.params import apply_overrides, read_raw
+
+    return apply_overrides(read_raw(ROOT / "params.yaml"), overrides or {})
+
+
+def tiny_params(overrides: dict[str, Any] | None = None):
+    """Validated Params: params.yaml plus ``overrides``."""
+    from tasks.common.params import validate_params
+
+    return validate_params(project_params_raw(overrides), "params.yaml + test overrides")
+
+_PEOPLE = [("John", "Smith"), ("Maria", "Lopez"), ("Wei", "Zhang"), ("Anna", "Müller")]
+_PLACES = ["Paris", "Berlin", "Tokyo", "New York"]
+_ORGS = ["Reuters", "Siemens", "the United Nations"]
+
+
+def _synthetic_sentence(rng: random.Random) -> list[tuple[str, str]]:
+    first, last = rng.choice(_PEOPLE)
+    place = rng.choice(_PLACES).split()
+    org = rng.choice(_ORGS).split()
+    toks = [(first, "B-PER"), (last, "I-PER"), ("works", "O"), ("for", "O")]
+    toks += [(w, "O" if w == "the" else ("B-ORG" if i == 0 or org[0] == "the" and i == 1 else "I-ORG"))
+             for i, w in enumerate(org)]
+    toks += [("in", "O")] + [(w, "B-LOC" if i == 0 else "I-LOC") for i, w in enumerate(place)] + [(".", "O")]
+    return toks
+
+
+def write_conll_slice(dest: Path, sentences: int = 40, seed: int = 0) -> None:
+    """Write train/valid/test with ``sentences`` each into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        if (RAW / name).is_file():
+            blocks = (RAW / name).read_text(encoding="utf-8").split("\n\n")
+            text = "\n\n".join(blocks[: sentences + 1]) + "\n"
+        else:
+            rng = random.Random(f"{seed}-{name}")
+            text = "\n\n".join("\n".join(f"{w} {t}" for w, t in _synthetic_sentence(rng)) for _ in range(sentences))
+            text += "\n"
+        (dest / name).write_text(text, encoding="utf-8")
+
+
+_WORDS = ["graph", "network", "protein", "gene", "cell", "learning", "neural", "model", "data", "analysis",
+          "social", "brain", "language", "image", "energy", "climate", "market", "theory", "evolution", "drug"]
+
+
+def write_citeulike_slice(dest: Path, n_articles: int = 120, n_lists: int = 30, seed: int = 0) -> None:
+    """A small citeulike-t-shaped data set with two topical communities, so lists,
+    words and tags agree and the tag task is learnable."""
+    rng = random.Random(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    topic = [i % 2 for i in range(n_articles)]
+    mult = []
+    for i in range(n_articles):
+        words = rng.sample(range(10 * topic[i], 10 * topic[i] + 10), 4)
+        mult.append(f"{len(words)} " + " ".join(f"{w}:{rng.randint(1, 3)}" for w in words))
+    users = []
+    for u in range(n_lists):
+        t = u % 2
+        items = sorted({rng.choice([i for i in range(n_articles) if topic[i] == t]) for _ in range(rng.randint(3, 9))})
+        if u == 0:
+            items = list(range(0, n_articles, 7))  # one mixed list connects the two topics
+        users.append(f"{len(items)} " + " ".join(map(str, items)))
+    tags = ["biology", "computing", "misc", "rare"]
+    members = {"biology": [i for i in range(n_articles) if topic[i] == 0],
+               "computing": [i for i in range(n_articles) if topic[i] == 1],
+               "misc": rng.sample(range(n_articles), 40), "rare": [1, 2]}
+    (dest / "vocabulary.dat").write_text("\n".join(_WORDS))
+    (dest / "mult.dat").write_text("\n".join(mult))
+    (dest / "users.dat").write_text("\n".join(users))
+    (dest / "tags.dat").write_text("\n".join(tags))
+    (dest / "tag-item.dat").write_text("\n".join(f"{len(members[t])} " + " ".join(map(str, members[t])) for t in tags))
+
+
+def make_project(tmp_path: Path, overrides: dict) -> tuple[Path, dict]:
+    """A fresh git + DVC project holding this code, the project's params.yaml plus
+    ``overrides``, and isolated Prefect/MLflow homes; the caller adds data."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for name in ("tasks", "models", "flows"):
+        shutil.copytree(ROOT / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, proj / name)
+    (proj / ".dvc").mkdir()
+    (proj / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
+    (proj / "params.yaml").write_text(yaml.safe_dump(project_params_raw(overrides), sort_keys=False))
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(proj)}
+    env.pop("MLFLOW_RUN_ID", None)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for cmd in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
+    return proj, env
+
+
+def run_ok(cmd: list[str], cwd: Path, env: dict, timeout: int = 600):
+    import subprocess
+
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def write_medium_slice(dest: Path, n_articles: int = 120, n_lists: int = 30, seed: int = 0) -> None:
+    """The same two-community data in the Medium CSV format (titles, JSON tag lists,
+    list memberships by URL); one tag holds a comma, as real tags may."""
+    import csv
+    import json
+
+    rng = random.Random(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    topic = [i % 2 for i in range(n_articles)]
+    url = [f"https://medium.example/p/{i}" for i in range(n_articles)]
+    tag_names = ["biology", "computing", "misc, etc"]
+    with open(dest / "medium_articles.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["story", "title", "date", "author", "tags"])
+        for i in range(n_articles):
+            title = " ".join(rng.sample(_WORDS[10 * topic[i]:10 * topic[i] + 10], 4))
+            tags = [tag_names[topic[i]]] + ([tag_names[2]] if rng.random() < 0.3 else [])
+            w.writerow([url[i], title, "2023-01-01", f"author{i % 7}", json.dumps(tags)])
+    with open(dest / "medium_lists.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["article", "list"])
+        for u in range(n_lists):
+            members = {rng.choice([i for i in range(n_articles) if topic[i] == u % 2]) for _ in range(rng.randint(3, 9))}
+            for i in sorted(members | ({0, 7, 14} if u == 0 else set())):
+                w.writerow([url[i], f"list{u}"])
+
+
+# ----------------------------------------------------------------------------- behaviour
+_FIRST = ["John", "Maria", "Wei", "Anna", "Peter", "Fatima", "Carlos", "Yuki", "Ivan", "Grace", "Omar", "Lena",
+          "David", "Sofia", "Ahmed", "Clara", "Paul", "Nina", "Jorge", "Mei"]
+_LAST = ["Smith", "Lopez", "Zhang", "Muller", "Brown", "Khan", "Garcia", "Tanaka", "Petrov", "Kim", "Haddad",
+         "Novak", "Wilson", "Rossi", "Said", "Weber", "Martin", "Ivanova", "Silva", "Chen"]
+_ORG_NAMES = ["Siemens", "Reuters", "Google", "Nestle", "Toyota", "Oxfam", "Fiat", "Nokia", "Shell", "Philips"]
+_PLACE_NAMES = ["Berlin", "Paris", "Tokyo", "Madrid", "Cairo", "Lima", "Oslo", "Delhi", "Rome", "Boston"]
+_TEMPLATES = [
+    "{PER} works for {ORG} in {LOC} .", "{PER} visited {LOC} on Monday .", "{ORG} said {PER} will lead the team .",
+    "Officials in {LOC} met {PER} .", "{PER} joined {ORG} last year .", "{ORG} opened an office in {LOC} .",
+]
+
+
+def _made_up_name(rng: random.Random) -> str:
+    syllables = ["ka", "lo", "mi", "ren", "to", "vas", "dor", "li", "an", "sel", "bru", "no", "quin", "zef", "ta"]
+    return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))).capitalize()
+
+
+def _behaviour_sentence(rng: random.Random) -> list[tuple[str, str]]:
+    # Most names are seen once (as in news text), so the tagger must read capitalisation,
+    # characters and context rather than memorise a name list.
+    first = rng.choice(_FIRST) if rng.random() < 0.3 else _made_up_name(rng)
+    last = rng.choice(_LAST) if rng.random() < 0.3 else _made_up_name(rng)
+    person = [first, last] if rng.random() < 0.7 else [last]
+    fills = {"PER": person, "ORG": [rng.choice(_ORG_NAMES)], "LOC": [rng.choice(_PLACE_NAMES)]}
+    out = []
+    for word in rng.choice(_TEMPLATES).split():
+        if word.startswith("{"):
+            kind = word[1:-1]
+            out += [(w, ("B-" if i == 0 else "I-") + kind) for i, w in enumerate(fills[kind])]
+        else:
+            out.append((word, "O"))
+    return out
+
+
+def write_behaviour_conll(dest: Path, sizes=(300, 80, 80), seed: int = 0) -> None:
+    """Template sentences with many names, so a tiny tagger can learn what the
+    behaviour tests ask of the real one (names, organisations, places in context)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, n in zip(FILES, sizes):
+        rng = random.Random(f"{seed}-{name}")
+        blocks = ["\n".join(f"{w} {t}" for w, t in _behaviour_sentence(rng)) for _ in range(n)]
+        (dest / name).write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+
+
+def train_tiny_ner(base: Path) -> Path:
+    """Prepare and train a small default-preset tagger under ``base``; returns its
+    artifact folder."""
+    import os
+
+    from tasks.common import paths
+    from tasks.ner.preparation import prepare
+    from tasks.ner.training import train
+
+    write_behaviour_conll(base / "raw")
+    params = tiny_params({"ner.data.dir": str(base / "raw"), "ner.model.context_units": 16,
+                          "ner.model.gcn_units": 16, "ner.model.char_filters": 16, "ner.train.epochs": 12,
+                          "ner.train.patience": 12, "ner.train.batch_size": 16}).ner
+    here = os.getcwd()
+    os.chdir(base)
+    try:
+        prepare(params, paths.NER_PREPARED)
+        train(params)
+    finally:
+        os.chdir(here)
+    return base / paths.NER_ARTIFACTS
+
+
+def train_tiny_tags(base: Path) -> Path:
+    """Run the tag pipeline's library functions on the tiny citeulike slice under
+    ``base``; returns ``base`` (the trained files sit at their usual relative paths)."""
+    import os
+
+    from tasks.common import paths
+    from tasks.tags.classification import evaluate_and_save
+    from tasks.tags.graph_io import project, sample
+    from tasks.tags.readers import read_tables
+    from tasks.tags.sage import train
+    from tasks.tags.tables import save_tables
+    from tasks.tags.text_encoders import embed
+
+    write_citeulike_slice(base / "raw")
+    params = tiny_params({**TINY_TAGS, "tags.data.dir": str(base / "raw")})
+    here = os.getcwd()
+    os.chdir(base)
+    try:
+        save_tables(read_tables("citeulike", base / "raw"), paths.ARTICLES)
+        embed(params.tags)
+        project(params.tags)
+        sample(params.tags)
+        train(params)
+        evaluate_and_save(params.tags)
+    finally:
+        os.chdir(here)
+    return base

@@ -1,0 +1,61 @@
+"""Presets build, produce per-token distributions, and train a step on every backend-agnostic path."""
+import numpy as np
+import pytest
+
+from models.ner import PRESETS, build_ner_model, resolve_config
+from tasks.ner.batches import bucketed_batches, make_batch, NerSplit
+
+
+def tiny_split(rng, count=10):
+    lens = rng.integers(1, 12, count)
+    return NerSplit(
+        tokens=[["w"] * n for n in lens],
+        word=[rng.integers(2, 30, n).astype(np.int32) for n in lens],
+        casing=[rng.integers(1, 8, n).astype(np.int8) for n in lens],
+        label=[rng.integers(0, 9, n).astype(np.int8) for n in lens],
+        head=[rng.integers(0, n, n).astype(np.int32) for n in lens],
+        rel=[rng.integers(0, 45, n).astype(np.int16) for n in lens],
+        chars=[[rng.integers(1, 20, rng.integers(1, 30)).astype(np.int32) for _ in range(n)] for n in lens],
+    )
+
+
+def test_bucketed_batches_cover_every_sentence_once():
+    lengths = np.random.default_rng(0).integers(1, 50, 103)
+    for rng in (None, np.random.default_rng(1)):
+        batches = bucketed_batches(lengths, 8, rng)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(103))
+        assert all(len(b) <= 8 for b in batches)
+
+
+def test_make_batch_pads_and_masks():
+    split = tiny_split(np.random.default_rng(0))
+    x, y, w = make_batch(split, np.array([0, 1, 2]), max_word_length=24)
+    assert x["words"].shape[1] % 8 == 0 and x["chars"].shape[2] == 24
+    for row, i in enumerate([0, 1, 2]):
+        n = len(split.word[i])
+        assert w[row].sum() == n and np.all(x["words"][row, n:] == 0)
+        np.testing.assert_array_equal(y[row, :n], split.label[i])
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_build_and_fit_a_step(preset):
+
+    config = resolve_config(preset, gcn_units=16, context_units=8 if PRESETS[preset].context_units else None)
+    model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9, num_dep_labels=45)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    split = tiny_split(np.random.default_rng(1))
+    x, y, w = make_batch(split, np.arange(len(split)), 24)
+    probs = np.asarray(model.predict_on_batch(x))
+    assert probs.shape == (*x["words"].shape, 9)
+    np.testing.assert_allclose(probs[w > 0].sum(-1), 1.0, atol=1e-4)
+    before = float(model.evaluate(x, y, sample_weight=w, verbose=0))
+    for _ in range(5):
+        model.train_on_batch(x, y, sample_weight=w)
+    assert float(model.evaluate(x, y, sample_weight=w, verbose=0)) < before
+    if preset == "seed_readme":
+        assert not model.get_layer("gcn_out").backward_links
+
+
+def test_overrides_replace_preset_fields():
+    c = resolve_config("seed_train", gcn_units=64, dropout=0.1, combine="max")
+    assert c.gcn_units == (64, 64) and c.dropout == 0.1 and c.combine == "max"

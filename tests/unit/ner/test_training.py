@@ -1,0 +1,103 @@
+"""NER training on tiny data: outputs, early stopping bookkeeping, resume after an
+interruption, a checkpoint that a changed model or data does not resume, determinism,
+and inference from the artifact alone."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.common import paths
+from tests.support import TINY_NER, tiny_params, write_conll_slice
+
+TINY = {**TINY_NER, "ner.data.dir": "raw", "ner.data.max_sentences": 30, "ner.train.patience": 10}
+
+
+@pytest.fixture
+def prepared(tmp_path, monkeypatch):
+    from tasks.ner.preparation import prepare
+
+    monkeypatch.chdir(tmp_path)
+    write_conll_slice(tmp_path / "raw", sentences=30)
+    params = tiny_params(TINY).ner
+    prepare(params, paths.NER_PREPARED)
+    return params
+
+
+def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, capsys):
+    import tasks.ner.training as tn
+
+    real_predict = tn.predict_tags
+    calls = {"n": 0}
+
+    def interrupt_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(tn, "predict_tags", interrupt_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        tn.train(prepared)
+    assert not Path("metrics/ner.json").exists() and not Path("artifacts/ner").exists()
+    state = json.loads((tn.checkpoint_dir(prepared) / "state.json").read_text())
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+
+    monkeypatch.setattr(tn, "predict_tags", real_predict)
+    results = tn.train(prepared)
+    assert "resuming from epoch 1" in capsys.readouterr().out
+    assert results["epochs_run"] == 3
+    history = Path("plots/ner/history.csv").read_text().splitlines()
+    assert len(history) == 4 and history[1].startswith("1,")
+    assert set(results["test"]) >= {"precision", "recall", "f1", "per_type"}
+    assert 0.0 <= results["test"]["f1"] <= 1.0
+    lines = Path("artifacts/ner/test_predictions.txt").read_text().split("\n\n")
+    n_test = json.loads(Path("data/prepared/ner/stats.json").read_text())["test"]["sentences"]
+    assert len([b for b in lines if b.strip()]) == n_test
+    assert all(len(line.split(" ")) == 3 for line in lines[0].splitlines())
+    assert not tn.checkpoint_dir(prepared).exists()
+
+
+def test_checkpoint_key_covers_data_and_code(prepared, monkeypatch):
+    import tasks.ner.training as tn
+
+    key = tn.checkpoint_dir(prepared)
+    stats = paths.NER_PREPARED / "stats.json"
+    stats.write_text(stats.read_text() + " ")
+    assert tn.checkpoint_dir(prepared) != key  # changed prepared data: no stale resume
+    after_data = tn.checkpoint_dir(prepared)
+    monkeypatch.setattr(tn, "code_digest", lambda: "other model code")
+    assert tn.checkpoint_dir(prepared) != after_data  # changed model code: no stale resume
+
+
+def test_training_is_deterministic_by_seed(prepared):
+    import tasks.ner.training as tn
+
+    first = tn.train(prepared)
+    history = Path("plots/ner/history.csv").read_text()
+    assert tn.train(prepared) == first
+    assert Path("plots/ner/history.csv").read_text().split("\n")[0] == history.split("\n")[0]
+    losses = lambda text: [line.split(",")[:5] for line in text.splitlines()]  # noqa: E731 (not the seconds)
+    assert losses(Path("plots/ner/history.csv").read_text()) == losses(history)
+
+
+def test_inference_reads_only_the_artifact(prepared, tmp_path):
+    import tasks.ner.training as tn
+    from tasks.common.files import DataError
+    from tasks.ner.inference import load_tagger, tag_entities
+
+    with pytest.raises(DataError, match="no trained NER model"):
+        load_tagger()
+    tn.train(prepared)
+    info = json.loads(paths.NER_MODEL_INFO.read_text())
+    assert info["preset"] == "default" and info["max_word_length"] == 24 and info["labels"][0] == "O"
+    assert not Path("params.yaml").exists() and not Path("dvc.lock").exists()
+    import shutil
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(paths.NER_ARTIFACTS, moved)
+    shutil.rmtree("data")  # the prepared data is not needed either
+    tagger = load_tagger(moved)
+    entities = tag_entities(tagger, "John Smith lives in Paris .")
+    assert all(t in {"PER", "LOC", "ORG", "MISC"} and w for t, w in entities)
+    with pytest.raises(DataError, match="empty text"):
+        tag_entities(tagger, "  ")

@@ -2,6 +2,7 @@
 # make test  same set-up, then the test suite (installs Debian chromium for the browser test)
 # make ui    Prefect UI (127.0.0.1:4200), MLflow UI (127.0.0.1:5000) and the flow deployments
 # make ui-stop  stops exactly the processes `make ui` started
+# make test-model  behaviour tests on this workspace's real trained models (after make run)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: run test data install bench clean ui ui-stop ui-status browser
+.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ run: data
 
 test: data browser
 	$(BIN)/python -m pytest -q tests
+
+# The behaviour tests of tests/model on the real models in artifacts/ (CI trains tiny ones).
+test-model: install
+	GNN_BEHAVIOUR_MODELS=real $(BIN)/python -m pytest -q tests/model
 
 # The browser test drives Debian's chromium (nothing downloads a browser).
 browser:

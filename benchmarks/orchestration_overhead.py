@@ -46,25 +46,11 @@ FLOWS = {  # flow module -> (last DVC stage, raw data folders it needs)
 def make_workdir(base: Path, name: str, overrides: dict) -> tuple[Path, dict]:
     """A fresh git + DVC project copy of this code with the real params.yaml (plus
     overrides), the raw data and its own Prefect/MLflow homes."""
+    from flows.workspace import copy_workspace
     from tasks.common.params import apply_overrides, read_raw
 
-    proj = base / name / "proj"
-    proj.mkdir(parents=True)
-    for folder in ("tasks", "models", "flows"):
-        shutil.copytree(ROOT / folder, proj / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for file in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(ROOT / file, proj / file)
-    (proj / ".dvc").mkdir()
-    (proj / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
-    params = apply_overrides(read_raw(ROOT / "params.yaml"), overrides)
-    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PREFECT_HOME": str(base / name / "prefect"), "PYTHONPATH": str(proj),
-           "MLFLOW_TRACKING_URI": f"sqlite:///{base / name / 'mlflow.db'}"}
-    env.pop("MLFLOW_RUN_ID", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    for cmd in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "benchmark copy"]):
-        subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
+    proj, env = copy_workspace(base / name / "proj", apply_overrides(read_raw(ROOT / "params.yaml"), overrides),
+                               base / name)
     for folder in {f for _, folders in FLOWS.values() for f in folders}:
         shutil.copytree(ROOT / "data" / "raw" / folder, proj / "data" / "raw" / folder)
     return proj, env

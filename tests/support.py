@@ -100,30 +100,9 @@ def write_citeulike_slice(dest: Path, n_articles: int = 120, n_lists: int = 30, 
 def make_project(tmp_path: Path, overrides: dict) -> tuple[Path, dict]:
     """A fresh git + DVC project holding this code, the project's params.yaml plus
     ``overrides``, and isolated Prefect/MLflow homes; the caller adds data."""
-    import os
-    import shutil
-    import subprocess
-    import sys
+    from flows.workspace import copy_workspace
 
-    import yaml
-
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    for name in ("tasks", "models", "flows"):
-        shutil.copytree(ROOT / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(ROOT / name, proj / name)
-    (proj / ".dvc").mkdir()
-    (proj / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
-    (proj / "params.yaml").write_text(yaml.safe_dump(project_params_raw(overrides), sort_keys=False))
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(proj)}
-    env.pop("MLFLOW_RUN_ID", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    for cmd in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
-    return proj, env
+    return copy_workspace(tmp_path / "proj", project_params_raw(overrides), tmp_path)
 
 
 def run_ok(cmd: list[str], cwd: Path, env: dict, timeout: int = 600):

@@ -7,7 +7,7 @@ same inference functions ``tasks.predict`` runs on the DVC outputs. The artifact
 the trained files, which describe themselves (model_info.json, sage_info.json,
 classifier_info.json): nothing is read from dvc.lock.
 
-    python -m tasks.registry ner|tags      # register this workspace's DVC outputs
+    python -m tasks.serving.registry ner|tags      # register this workspace's DVC outputs
 
 The flows call this at their end. A version is tagged with ``content_hash`` (md5 of the
 artifact files and settings); when the latest version already carries the same hash,
@@ -151,7 +151,7 @@ def load_registered(name: str, version: str = "latest") -> Any:
             raise DataError(tracking_uri(), None, f"registered model {name!r} has no version {version!r} "
                             f"(latest is {latest.version}): {err.message.splitlines()[0]}") from None
         raise DataError(tracking_uri(), None, f"no registered model {name!r} in this registry yet: run "
-                        f"`python -m flows.{flow}` or `python -m tasks.registry {flow}`") from None
+                        f"`python -m flows.{flow}` or `python -m tasks.serving.registry {flow}`") from None
     return model
 
 

@@ -46,6 +46,20 @@ def test_tags_flow_end_to_end(tmp_path):
     assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
     (version,) = client.search_model_versions("name = 'gnn-tags'")
     assert version.tags["source_run_id"] == parent.info.run_id
+    # Models from code: the version stores the wrapper's source, no pickled class, so it
+    # still loads after the wrapper module is moved away in the project.
+    model_id = version.model_id or version.source.removeprefix("models:/").split("/")[0]
+    location = client.get_logged_model(model_id).artifact_location.removeprefix("file://")
+    stored = {p.name for p in __import__("pathlib").Path(location).rglob("*")}
+    assert "tags_pyfunc.py" in stored and "python_model.pkl" not in stored
+    (proj / "tasks" / "serving" / "tags_pyfunc.py").rename(proj / "tasks" / "serving" / "moved_away.py")
+    assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
+    (proj / "tasks" / "serving" / "moved_away.py").rename(proj / "tasks" / "serving" / "tags_pyfunc.py")
+    # Each stage run holds PNG images of its own DVC plots (drawn from dvc.yaml).
+    pngs = {f.path for f in client.list_artifacts(children["train_sage"].info.run_id, "plots")}
+    assert pngs == {"plots/sage_loss.png"}
+    info = json.loads((proj / "artifacts" / "tags" / "sage_info.json").read_text())
+    assert info["sage"]["sample_sizes"] == [4, 3] and info["projection"]["max_list_size"] == 200
     # A second flow run with the same overrides: every stage is up to date (one `dvc
     # status`, no stage process), and the registry gets no identical version.
     second = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)

@@ -83,3 +83,20 @@ def test_medium_bad_embeddings(tmp_path):
     root = write_medium(tmp_path / "n", embeddings='url,embedding\nzz,"[1, 0]"\n')
     with pytest.raises(DataError, match=r"e.csv:2: embedding for unknown article"):
         read_medium(root / "a.csv", root / "l.csv", root / "e.csv")
+
+
+def test_medium_articles_with_a_header_and_no_rows(tmp_path):
+    (tmp_path / "a.csv").write_text("story,title,date,author,tags\n")
+    (tmp_path / "l.csv").write_text("article,list\nhttps://x/1,list0\n")
+    with pytest.raises(DataError, match=r"no articles in .*a\.csv"):
+        read_medium(tmp_path / "a.csv", tmp_path / "l.csv")
+
+
+def test_read_tables_finds_the_medium_files_in_the_data_folder(tmp_path):
+    from tasks.tags.readers import read_tables
+    from tests.support import write_medium_slice
+
+    write_medium_slice(tmp_path)
+    tables = read_tables("medium", tmp_path)
+    assert len(tables.articles) == 120 and tables.embeddings is None
+    assert "misc, etc" in set(tables.articles["tags"].explode())

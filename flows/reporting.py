@@ -13,13 +13,24 @@ from typing import Any
 from tasks.common.tracking import PROJECT_ROOT, tracking_uri
 
 
+# What DVC writes: a change there is a result of a run, not a different input.
+OUTPUT_PATHS = ("dvc.lock", "metrics/", "plots/")
+
+
+def changed_inputs(porcelain: str) -> list[str]:
+    """Tracked paths with uncommitted changes (``git status --porcelain``), less DVC's outputs."""
+    paths = [line[3:].split(" -> ")[-1] for line in porcelain.splitlines() if line.strip()]
+    return [p for p in paths if not p.startswith(OUTPUT_PATHS)]
+
+
 def git_commit() -> str:
-    """HEAD, with ``-dirty`` when the work tree has uncommitted changes."""
+    """HEAD, with ``-dirty`` when tracked inputs (code, params.yaml, dvc.yaml, .dvc
+    files) have uncommitted changes."""
     proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                           capture_output=True, text=True)
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
     commit = proc.stdout.strip() or "unknown"
-    return commit + ("-dirty" if dirty.stdout.strip() else "")
+    return commit + ("-dirty" if changed_inputs(status.stdout) else "")
 
 
 def reproduce_command(overrides: dict[str, Any], target: str, commit: str) -> str:

@@ -29,3 +29,10 @@ def test_a_dirty_tree_is_not_claimed_reproducible_from_its_commit():
     cmd = reporting.reproduce_command({"ner.train.epochs": 2}, "train_ner", "abc123-dirty")
     assert "git checkout" not in cmd and cmd.startswith("not reproducible from a commit")
     assert "uncommitted changes on top of abc123" in cmd and cmd.endswith("dvc exp run -S 'ner.train.epochs=2' train_ner")
+
+
+def test_only_changed_inputs_make_a_tree_dirty():
+    porcelain = " M dvc.lock\n M metrics/ner.json\n M plots/ner/history.csv\n"
+    assert reporting.changed_inputs(porcelain) == []
+    assert reporting.changed_inputs(porcelain + " M params.yaml\nR  tasks/a.py -> tasks/b.py\n") == [
+        "params.yaml", "tasks/b.py"]

@@ -1,0 +1,152 @@
+"""Linear-chain CRF over per-token tag scores, in pure keras.ops (any backend).
+
+A tagger's softmax picks each token's tag on its own, so it can emit ``O I-PER`` or split
+one name into two types. A CRF scores whole tag sequences instead:
+
+    score(y) = start[y_0] + sum_t emissions[t, y_t] + sum_t>0 transitions[y_t-1, y_t] + end[y_last]
+    log p(y | x) = score(y) - log Z,   log Z = logsumexp over every sequence y'
+
+log Z comes from the forward algorithm (a scan over time with log-sum-exp), the best
+sequence from Viterbi (a scan with max/argmax, then a reverse scan over backpointers).
+Masks are left-aligned (ones, then padding zeros; length >= 1): a padded step leaves the
+forward/Viterbi state unchanged, so ``end`` is added at each sequence's own last token.
+
+Hard constraints (``allowed``, e.g. from :func:`bio_constraints`) add a large negative
+score to forbidden transitions and starts, so no decoded sequence uses them.
+
+Status: the layer and the two algorithms, checked against brute-force enumeration
+(tests/unit/models/test_crf.py). Not yet wired into the NER presets or their training.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+FORBIDDEN = -1e4  # added to a forbidden transition's score: exp(-1e4) underflows to 0
+
+
+def bio_constraints(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed transitions (T, T), allowed starts (T,)) for IOB2 labels: ``I-X`` only
+    after ``B-X`` or ``I-X``, and never first."""
+    T = len(labels)
+    allowed = np.ones((T, T), bool)
+    start = np.ones(T, bool)
+    for j, to in enumerate(labels):
+        if to.startswith("I-"):
+            start[j] = False
+            for i, frm in enumerate(labels):
+                allowed[i, j] = frm in (f"B-{to[2:]}", to)
+    return allowed, start
+
+
+def _time_major(emissions, mask):
+    e = ops.transpose(emissions, (1, 0, 2))                          # (n, B, T)
+    m = ops.transpose(ops.cast(mask, emissions.dtype), (1, 0))       # (n, B)
+    return e, m
+
+
+def sequence_score(emissions, tags, mask, transitions, start, end):
+    """score(y) of the given ``tags`` (B, n) per sequence: (B,)."""
+    num_tags = ops.shape(emissions)[-1]
+    m = ops.cast(mask, emissions.dtype)
+    tags = ops.cast(tags, "int32")
+    unary = ops.sum(ops.take_along_axis(emissions, tags[..., None], axis=-1)[..., 0] * m, axis=1)
+    pair = ops.take(ops.reshape(transitions, (-1,)), tags[:, :-1] * num_tags + tags[:, 1:])
+    binary = ops.sum(pair * m[:, 1:], axis=1)
+    lengths = ops.cast(ops.sum(m, axis=1), "int32")
+    last = ops.take_along_axis(tags, (lengths - 1)[:, None], axis=1)[:, 0]
+    return ops.take(start, tags[:, 0]) + unary + binary + ops.take(end, last)
+
+
+def log_partition(emissions, mask, transitions, start, end):
+    """log Z per sequence (B,), by the forward algorithm."""
+    e, m = _time_major(emissions, mask)
+    alpha = start[None, :] + e[0]
+    if e.shape[0] != 1:
+        def step(alpha, inputs):
+            e_t, m_t = inputs
+            nxt = ops.logsumexp(alpha[:, :, None] + transitions[None], axis=1) + e_t
+            alpha = ops.where(m_t[:, None] > 0, nxt, alpha)
+            return alpha, alpha
+
+        alpha, _ = ops.scan(step, alpha, (e[1:], m[1:]))
+    return ops.logsumexp(alpha + end[None, :], axis=1)
+
+
+def log_likelihood(emissions, tags, mask, transitions, start, end):
+    """log p(tags | emissions) per sequence (B,); its negative mean is the training loss."""
+    return sequence_score(emissions, tags, mask, transitions, start, end) - \
+        log_partition(emissions, mask, transitions, start, end)
+
+
+def viterbi_decode(emissions, mask, transitions, start, end):
+    """The best tag sequence per sequence (B, n) int32; padded positions repeat the last tag."""
+    e, m = _time_major(emissions, mask)
+    num_tags = e.shape[-1]
+    score = start[None, :] + e[0]
+    if e.shape[0] == 1:
+        return ops.cast(ops.argmax(score + end[None, :], axis=-1), "int32")[:, None]
+
+    # Backpointers and tags are small integers carried as floats (exact): TensorFlow's
+    # scan stacks its outputs in the dtype of the scanned inputs.
+    def forward(score, inputs):
+        e_t, m_t = inputs
+        candidates = score[:, :, None] + transitions[None]             # (B, from, to)
+        keep = m_t[:, None] > 0
+        best_from = ops.cast(ops.argmax(candidates, axis=1), score.dtype)  # (B, to)
+        stay = ops.broadcast_to(ops.arange(num_tags, dtype=score.dtype)[None, :], ops.shape(best_from))
+        score = ops.where(keep, ops.max(candidates, axis=1) + e_t, score)
+        return score, ops.where(keep, best_from, stay)                 # padding: stay on the same tag
+
+    score, backpointers = ops.scan(forward, score, (e[1:], m[1:]))     # (n-1, B, T)
+    last = ops.cast(ops.argmax(score + end[None, :], axis=-1), score.dtype)
+
+    def backward(tag, pointers):
+        # carry: the tag at step t; emit it, move to the tag at step t-1
+        index = ops.cast(tag, "int32")[:, None]
+        return ops.take_along_axis(pointers, index, axis=1)[:, 0], tag
+
+    first, later = ops.scan(backward, last, backpointers, reverse=True)
+    return ops.cast(ops.transpose(ops.concatenate([first[None], later], axis=0), (1, 0)), "int32")
+
+
+@keras.saving.register_keras_serializable(package="gnn")
+class CRF(layers.Layer):
+    """Holds the transition, start and end scores; ``call`` passes the emission scores
+    through (the loss and the decoder read the scores with :meth:`potentials`)."""
+
+    def __init__(self, num_tags: int, allowed=None, allowed_start=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_tags = num_tags
+        self.allowed = None if allowed is None else np.asarray(allowed, bool).tolist()
+        self.allowed_start = None if allowed_start is None else np.asarray(allowed_start, bool).tolist()
+
+    def build(self, input_shape):
+        init = keras.initializers.Zeros()
+        self.transitions = self.add_weight(shape=(self.num_tags, self.num_tags), initializer=init, name="transitions")
+        self.start = self.add_weight(shape=(self.num_tags,), initializer=init, name="start")
+        self.end = self.add_weight(shape=(self.num_tags,), initializer=init, name="end")
+
+    def potentials(self):
+        """(transitions, start, end) with the hard constraints applied."""
+        transitions, start = self.transitions, self.start
+        if self.allowed is not None:
+            transitions = transitions + ops.convert_to_tensor(
+                np.where(self.allowed, 0.0, FORBIDDEN).astype("float32"))
+        if self.allowed_start is not None:
+            start = start + ops.convert_to_tensor(np.where(self.allowed_start, 0.0, FORBIDDEN).astype("float32"))
+        return transitions, start, self.end
+
+    def call(self, emissions, mask=None):
+        return emissions
+
+    def log_likelihood(self, emissions, tags, mask):
+        return log_likelihood(emissions, tags, mask, *self.potentials())
+
+    def decode(self, emissions, mask):
+        return viterbi_decode(emissions, mask, *self.potentials())
+
+    def get_config(self):
+        return {**super().get_config(), "num_tags": self.num_tags, "allowed": self.allowed,
+                "allowed_start": self.allowed_start}

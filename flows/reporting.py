@@ -50,10 +50,6 @@ def reproduce_command(overrides: dict[str, Any], target: str, commit: str) -> st
     return f"git checkout {commit} && {command}"
 
 
-def read_json(path: str | Path) -> dict:
-    return json.loads((PROJECT_ROOT / path).read_text(encoding="utf-8"))
-
-
 def mlflow_run_url(experiment_id: str, run_id: str) -> str:
     ui = os.environ.get("GNN_MLFLOW_UI", "http://127.0.0.1:5000")
     return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"

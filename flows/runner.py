@@ -17,8 +17,9 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from flows.reporting import git_commit, log_plots_page, read_json, reproduce_command
+from flows.reporting import git_commit, log_plots_page, reproduce_command
 from flows.workspace import effective_params, workspace_lock
+from tasks.common.files import read_json
 from tasks.common.tracking import PARENT_ENV, PROJECT_ROOT, quiet_environment, tracking_uri
 
 
@@ -127,7 +128,7 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
                     dvc_stage(stage, run.info.run_id, experiment)
                 else:  # up to date and nothing before it in this flow has run
                     stage_up_to_date(stage)
-            metrics = read_json(metrics_file)
+            metrics = read_json(PROJECT_ROOT / metrics_file)
             log_metrics_tree(mlflow, metrics)
             mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
             mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))

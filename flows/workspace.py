@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from tasks.common.params import PARAMS_FILE, Params, apply_overrides, load_params, read_raw, validate_params
+from tasks.common.params import PARAMS_FILE, Params, apply_overrides, read_raw, validate_params
 from tasks.common.tracking import PROJECT_ROOT
 
 
@@ -86,12 +86,13 @@ def effective_params(overrides: dict[str, Any]) -> Iterator[Params]:
     path = PROJECT_ROOT / PARAMS_FILE
     restore_interrupted_overrides()
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    params = load_params(path)
+    raw = read_raw(path)
+    params = validate_params(raw, path)  # the file itself first, then with the overrides
     if not overrides:
         yield params
         return
-    original = path.read_text(encoding="utf-8")
-    raw = apply_overrides(read_raw(path), overrides)
+    original = path.read_text(encoding="utf-8")  # restored byte for byte, comments included
+    raw = apply_overrides(raw, overrides)
     params = validate_params(raw, f"{path} with overrides {overrides}")
     backup = _backup_path()
     backup.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """End to end: tags_flow on a tiny citeulike-shaped graph, through DVC and MLflow."""
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_tags_flow_end_to_end(tmp_path):
     # still loads after the wrapper module is moved away in the project.
     model_id = version.model_id or version.source.removeprefix("models:/").split("/")[0]
     location = client.get_logged_model(model_id).artifact_location.removeprefix("file://")
-    stored = {p.name for p in __import__("pathlib").Path(location).rglob("*")}
+    stored = {p.name for p in Path(location).rglob("*")}
     assert "tags_pyfunc.py" in stored and "python_model.pkl" not in stored
     (proj / "tasks" / "serving" / "tags_pyfunc.py").rename(proj / "tasks" / "serving" / "moved_away.py")
     assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc

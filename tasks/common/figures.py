@@ -19,26 +19,21 @@ def _plt():
     return plt
 
 
-def bar(labels: Sequence[str], values: Sequence[float], title: str, out: Path, horizontal: bool = True) -> Path:
+def bar(labels: Sequence[str], values: Sequence[float], title: str, out: Path) -> Path:
+    """Horizontal bars, the first label on top (DVC's bar_horizontal templates)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * len(labels))) if horizontal else (10, 4))
-    if horizontal:
-        ax.barh(list(labels)[::-1], list(values)[::-1])
-    else:
-        ax.bar(list(labels), list(values))
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * len(labels))))
+    ax.barh(list(labels)[::-1], list(values)[::-1])
     ax.set_title(title)
     fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
     return out
 
 
-def line(x: Sequence[float], ys: dict[str, Sequence[float]], title: str, xlabel: str, out: Path) -> Path:
+def line(x: Sequence[float], y: Sequence[float], title: str, xlabel: str, out: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for name, y in ys.items():
-        ax.plot(list(x), list(y), label=name)
+    ax.plot(list(x), list(y))
     ax.set_title(title); ax.set_xlabel(xlabel)
-    if len(ys) > 1:
-        ax.legend()
     fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
     return out
 
@@ -67,6 +62,6 @@ def dvc_plots(dvc_yaml: Path, stages: Sequence[str], out_dir: Path) -> list[Path
                     data = data.sort_values(props["x"], ascending=False)
                 bar(data[props["y"]].astype(str), data[props["x"]], title, out)
             else:
-                line(data[props["x"]], {props["y"]: data[props["y"]]}, title, props["x"], out)
+                line(data[props["x"]], data[props["y"]], title, props["x"], out)
             written.append(out)
     return written

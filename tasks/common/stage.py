@@ -11,14 +11,13 @@ failures (bad data, bad params) end with one clear line and exit code 2.
 """
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tasks.common.files import DataError
+from tasks.common.files import DataError, read_json
 from tasks.common.params import Params, ParamsError, flatten, load_params, section
 from tasks.common.paths import STAGES
 
@@ -70,7 +69,7 @@ def run_stage(stage: str, work: Callable[[Params, Any], Any]) -> None:
             result = result if isinstance(result, StageResult) else StageResult()
             log_metrics_tree(mlflow, result.metrics)
             for path in files.metrics:
-                log_metrics_tree(mlflow, json.loads(path.read_text(encoding="utf-8")))
+                log_metrics_tree(mlflow, read_json(path))
                 mlflow.log_artifact(str(path))
             log_plot_images(mlflow, stage)
             for path, folder in result.artifacts:

@@ -2,12 +2,13 @@
 evaluation and the speed benchmark)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from tasks.common.files import read_json
 
 PAD_TO = 8  # pad lengths to a multiple of 8: few distinct shapes, few retraces
 
@@ -46,7 +47,7 @@ def load_split(path: Path | str) -> NerSplit:
 
 
 def load_vocab(prepared: Path | str) -> dict:
-    return json.loads((Path(prepared) / "vocab.json").read_text(encoding="utf-8"))
+    return read_json(Path(prepared) / "vocab.json")
 
 
 def _round_up(x: int, m: int) -> int:

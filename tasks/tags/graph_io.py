@@ -44,12 +44,16 @@ def graph_stats(g: Graph) -> dict:
                                     for p in PERCENTILES}}
 
 
-def article_incidence() -> tuple[sp.csr_matrix, pd.Index]:
-    """Article x list incidence of the imported tables, and the list names by column."""
-    n = len(load_articles(columns=["article"]))
-    members = load_memberships()
+def membership_incidence(members: pd.DataFrame, n_articles: int) -> tuple[sp.csr_matrix, pd.Index]:
+    """Article x list incidence of memberships (``article``, ``list`` columns), and the
+    list names by column (first-seen order)."""
     list_ids, lists = pd.factorize(members["list"])
-    return incidence(members["article"].to_numpy(), list_ids, n, len(lists)), lists
+    return incidence(members["article"].to_numpy(), list_ids, n_articles, len(lists)), lists
+
+
+def article_incidence() -> tuple[sp.csr_matrix, pd.Index]:
+    """The incidence of the imported tables."""
+    return membership_incidence(load_memberships(), len(load_articles(columns=["article"])))
 
 
 def project(params: TagsParams) -> dict:

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from tasks.common import paths
 from tasks.common.files import DataError, read_json
-from tasks.tags.graph import Graph, incidence, neighbourhood_tree
+from tasks.tags.graph import Graph, neighbourhood_tree
 
 TRAIN_HINT = "run `dvc repro evaluate_tags` (or `python -m flows.tags`) first"
 
@@ -76,15 +76,14 @@ def load_tag_model(files: TagModelFiles = TagModelFiles()) -> TagModel:
     import keras
 
     import models.graphsage  # noqa: F401  (registers SageLayer for load_model)
-    from tasks.tags.graph_io import load_graph
+    from tasks.tags.graph_io import load_graph, membership_incidence
     from tasks.tags.text_encoders import load_encoder
 
     missing = [str(p) for p in files.as_dict().values() if not Path(p).is_file()]
     if missing:
         raise DataError(missing[0], None, f"no trained tag model yet ({len(missing)} file(s) missing): {TRAIN_HINT}")
-    members = pd.read_parquet(files.memberships, columns=["article", "list"])
     features = np.load(files.features)
-    codes, names = pd.factorize(members["list"])
+    B, names = membership_incidence(pd.read_parquet(files.memberships, columns=["article", "list"]), len(features))
     info, clf_info = read_json(files.sage_info), read_json(files.classifier_info)
     graph, _ = load_graph(files.graph)
     if graph.n != len(features):
@@ -93,8 +92,7 @@ def load_tag_model(files: TagModelFiles = TagModelFiles()) -> TagModel:
         raise DataError(files.classifier_info, None, f"the model expects {clf_info['text_dim']}-d text features, "
                         f"the text embeddings have {features.shape[1]}: {TRAIN_HINT}")
     return TagModel(load_encoder(files.text_encoder), keras.models.load_model(files.sage_encoder), graph, features,
-                    incidence(members["article"].to_numpy(), codes, len(features), len(names)),
-                    {str(name): i for i, name in enumerate(names)}, joblib.load(files.classifier), clf_info["tags"],
+                    B, {str(name): i for i, name in enumerate(names)}, joblib.load(files.classifier), clf_info["tags"],
                     info)
 
 

@@ -1,22 +1,28 @@
 """Prefect flow for the NER pipeline: prepare_ner -> train_ner, each a DVC stage.
 
-    python -m flows.ner                       # params.yaml as it is
-    python -m flows.ner --preset seed_readme --epochs 5
+    python -m flows.ner                                    # params.yaml as it is: dvc repro
+    python -m flows.ner --preset seed_readme --epochs 5    # a DVC experiment
 
-No server is needed: Prefect starts a temporary local one, MLflow writes to mlflow.db.
+The parameters are the ``ner`` sections of params.yaml (``flows/forms.py``). No server
+is needed: Prefect starts a temporary local one, MLflow writes to mlflow.db.
 """
 from __future__ import annotations
 
 import argparse
-from typing import Optional
+import sys
 
 from prefect import flow, task
 
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
-from tasks.common.params import Preset
+from tasks.common.params import ParamsError
+from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
 STAGES = ("prepare_ner", "train_ner")
+
+_FORMS = section_forms("ner")
+Data, Spacy, Embeddings, Model, Train = (_FORMS[k] for k in ("data", "spacy", "embeddings", "model", "train"))
 
 
 @task(task_run_name="register gnn-ner")
@@ -29,11 +35,12 @@ def register(run_id: str) -> tuple[str, int, bool]:
 
 
 @flow(name="ner", log_prints=True)
-def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed: Optional[int] = None,
-             batch_size: Optional[int] = None, max_sentences: Optional[int] = None) -> dict:
-    """Train and score the GCN tagger on CoNLL-2003. Empty fields keep params.yaml."""
-    overrides = {"ner.model.preset": preset, "ner.train.epochs": epochs, "ner.train.seed": seed,
-                 "ner.train.batch_size": batch_size, "ner.data.max_sentences": max_sentences}
+def ner_flow(data: Data = Data(), spacy: Spacy = Spacy(), embeddings: Embeddings = Embeddings(),
+             model: Model = Model(), train: Train = Train()) -> dict:
+    """Train and score the GCN tagger on CoNLL-2003. The fields show params.yaml; a run
+    with changed values is a DVC experiment and leaves the workspace as it is."""
+    overrides = overrides_from("ner", {"data": data, "spacy": spacy, "embeddings": embeddings, "model": model,
+                                       "train": train})
     metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json", register)
     rows = [(split, *(f"{metrics[split][k]:.4f}" for k in ("precision", "recall", "f1"))) for split in ("dev", "test")]
     rows += [(f"test {t}", *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")))
@@ -46,10 +53,21 @@ def ner_flow(preset: Optional[Preset] = None, epochs: Optional[int] = None, seed
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=ner_flow.__doc__)
-    parser.add_argument("--preset", choices=["seed_readme", "seed_train", "default"])
-    for name in ("epochs", "seed", "batch_size", "max_sentences"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
-    ner_flow(**vars(parser.parse_args()))
+    add_set_option(parser)
+    parser.add_argument("--preset", choices=["seed_readme", "seed_train", "default"], help="ner.model.preset")
+    for name in ("epochs", "seed", "batch_size"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name, help=f"ner.train.{name}")
+    args = parser.parse_args()
+    try:
+        overrides = parse_sets(args.sets)
+        if args.preset is not None:
+            overrides["ner.model.preset"] = args.preset
+        overrides.update({f"ner.train.{k}": getattr(args, k) for k in ("epochs", "seed", "batch_size")
+                          if getattr(args, k) is not None})
+        check_tracking_server()  # before Prefect starts: fail within seconds
+        ner_flow(**chosen_values("ner", overrides))
+    except (ParamsError, TrackingUnavailable) as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

@@ -1,59 +1,71 @@
 """The whole mission in one flow run: ner_flow and tags_flow as subflows, under one
 MLflow parent run (experiment "pipeline") with each flow's run and its stage runs nested.
 
-    python -m flows.pipeline
+    python -m flows.pipeline                               # params.yaml as it is
+    python -m flows.pipeline -S ner.train.epochs=5         # subflows with changes: DVC experiments
+
+The parameters are params.yaml's ``ner`` and ``tags`` trees (``flows/forms.py``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from typing import Optional
+import sys
 
 from prefect import flow
 
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, top_form
+from flows.ner import ner_flow
 from flows.reporting import git_commit, publish_summary
 from flows.runner import PIPELINE_RUN
+from flows.tags import FEATURES, tags_flow
 from flows.workspace import workspace_lock
-from flows.ner import ner_flow
-from flows.tags import tags_flow
-from tasks.common.params import Preset
-from tasks.common.tracking import flow_run, log_metrics_tree
+from tasks.common.params import ParamsError
+from tasks.common.tracking import TrackingUnavailable, check_tracking_server, flow_run, log_metrics_tree
 
 EXPERIMENT = "pipeline"
+NerForm, TagsForm = top_form("ner"), top_form("tags")
 
 
 @flow(name="pipeline", log_prints=True)
-def pipeline_flow(ner_preset: Optional[Preset] = None, ner_epochs: Optional[int] = None,
-                  sage_epochs: Optional[int] = None, min_count: Optional[int] = None) -> dict:
-    """NER and tag pipelines in one run. Empty fields keep params.yaml."""
-    given = {k: v for k, v in {"ner_preset": ner_preset, "ner_epochs": ner_epochs, "sage_epochs": sage_epochs,
-                               "min_count": min_count}.items() if v is not None}
-    with workspace_lock("pipeline_flow"), flow_run("pipeline_flow", EXPERIMENT, given) as (mlflow, run):
+def pipeline_flow(ner: NerForm = NerForm(), tags: TagsForm = TagsForm()) -> dict:
+    """NER and tag pipelines in one run. The fields show params.yaml; a subflow with
+    changed values is a DVC experiment and leaves the workspace as it is."""
+    given = {**overrides_from("ner", dict(ner)), **overrides_from("tags", dict(tags))}
+    check_tracking_server()
+    # Without overrides both subflows work in the workspace: hold it for the whole run.
+    lock = contextlib.nullcontext() if given else workspace_lock("pipeline_flow")
+    with lock, flow_run("pipeline_flow", EXPERIMENT, given) as (mlflow, run):
         # Each subflow's run records its effective params, dvc.lock and `reproduce` command.
         mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given)})
         token = PIPELINE_RUN.set((EXPERIMENT, run.info.run_id))
         try:
-            ner = ner_flow(preset=ner_preset, epochs=ner_epochs)
-            tags = tags_flow(epochs=sage_epochs, min_count=min_count)
+            ner_metrics = ner_flow(**dict(ner))
+            tags_metrics = tags_flow(**dict(tags))
         finally:
             PIPELINE_RUN.reset(token)
-        log_metrics_tree(mlflow, {"ner": {k: ner[k] for k in ("dev", "test")},
-                                  "tags": {k: tags[k] for k in ("text", "graphsage", "concat")}})
-        rows = [("NER test strict span F1", f"{ner['test']['f1']:.4f}"),
-                ("NER dev strict span F1", f"{ner['dev']['f1']:.4f}")]
+        log_metrics_tree(mlflow, {"ner": {k: ner_metrics[k] for k in ("dev", "test")},
+                                  "tags": {k: tags_metrics[k] for k in FEATURES}})
+        rows = [("NER test strict span F1", f"{ner_metrics['test']['f1']:.4f}"),
+                ("NER dev strict span F1", f"{ner_metrics['dev']['f1']:.4f}")]
         rows += [(f"tags {name} macro precision / macro F1",
-                  f"{tags[name]['macro_precision']:.4f} / {tags[name]['macro_f1']:.4f}")
-                 for name in ("text", "graphsage", "concat")]
+                  f"{tags_metrics[name]['macro_precision']:.4f} / {tags_metrics[name]['macro_f1']:.4f}")
+                 for name in FEATURES]
         publish_summary("Pipeline results", rows, ("metric", "value"), run)
-    return {"ner": ner, "tags": tags}
+    return {"ner": ner_metrics, "tags": tags_metrics}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=pipeline_flow.__doc__)
-    parser.add_argument("--ner-preset", choices=["seed_readme", "seed_train", "default"])
-    for name in ("ner_epochs", "sage_epochs", "min_count"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
-    pipeline_flow(**vars(parser.parse_args()))
+    add_set_option(parser)
+    args = parser.parse_args()
+    try:
+        overrides = parse_sets(args.sets)
+        check_tracking_server()  # before Prefect starts: fail within seconds
+        pipeline_flow(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
+    except (ParamsError, TrackingUnavailable) as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """DVC stages as Prefect tasks, and the body every flow shares.
 
-Each stage runs as ``dvc repro --single-item STAGE`` in its own process, so the flow and
-a plain ``dvc repro`` share one cache and one dvc.lock, and each stage's MLflow run
-nests under the flow's run (its id is handed over in ``GNN_PARENT_RUN_ID``).
+A run without overrides works in the workspace: each stage runs as ``dvc repro
+--single-item STAGE`` in its own process, so the flow and a plain ``dvc repro`` share
+one cache and one dvc.lock. A run with overrides is one DVC experiment
+(``flows/experiments.py``) and never writes the workspace. Either way each stage's
+MLflow run nests under the flow's run (its id is handed over in ``GNN_PARENT_RUN_ID``).
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
+from flows import experiments
 from flows.reporting import git_commit, log_plots_page, reproduce_command
-from flows.workspace import effective_params, workspace_lock
+from flows.workspace import resolve_params, workspace_lock
 from tasks.common.files import read_json
-from tasks.common.tracking import PARENT_ENV, PROJECT_ROOT, quiet_environment, tracking_uri
+from tasks.common.tracking import (PARENT_ENV, PROJECT_ROOT, check_tracking_server, quiet_environment,
+                                   tracking_uri)
 
 
 def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
@@ -34,27 +38,43 @@ def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
     return env
 
 
-@task(task_run_name="dvc repro {stage}")
-def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
-    """Run one DVC stage (``dvc repro --single-item``): DVC decides whether it is
-    up to date, restores it from its cache, or runs it; the flow and ``dvc repro`` share
-    one cache and one dvc.lock."""
+def _stream(cmd: list[str], env: dict[str, str], what: str) -> None:
+    """Run a DVC command, mirroring its output into the Prefect log (and training
+    epochs as a progress artifact); a failure raises with the output's tail."""
     logger = get_run_logger()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
     logger.info("running %s", " ".join(cmd[2:]))
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=stage_env(parent_run_id, experiment),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
     tail: list[str] = []
-    progress = None
+    progress, stage = None, what
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
         if line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
             logger.info(line)
             tail = (tail + [line])[-20:]
+            started = _STAGE.match(line)
+            if started:
+                stage, progress = started.group(1), None
             progress = _report_progress(stage, line, progress)
     if proc.wait() != 0:
-        raise RuntimeError(f"stage {stage} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
+@task(task_run_name="dvc repro {stage}")
+def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
+    """Run one DVC stage (``dvc repro --single-item``): DVC decides whether it is
+    up to date, restores it from its cache, or runs it; the flow and ``dvc repro`` share
+    one cache and one dvc.lock."""
+    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    _stream(cmd, stage_env(parent_run_id, experiment), f"stage {stage}")
+
+
+@task(task_run_name="dvc exp run {name}")
+def dvc_experiment(name: str, overrides: dict[str, Any], target: str, parent_run_id: str, experiment: str) -> None:
+    """Run the stages up to ``target`` as the DVC experiment ``name``, outside the workspace."""
+    env = {**stage_env(parent_run_id, experiment), experiments.EXPERIMENT_ENV: name}
+    _stream(experiments.experiment_command(name, overrides, target), env, f"experiment {name}")
 
 
 def stale_stages(stages: tuple[str, ...]) -> set[str] | None:
@@ -77,6 +97,7 @@ def stage_up_to_date(stage: str) -> None:
 
 
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
+_STAGE = re.compile(r"^Running stage '([^']+)'")
 
 
 def _report_progress(stage: str, line: str, artifact_id):
@@ -101,39 +122,72 @@ PIPELINE_RUN: ContextVar[tuple[str, str] | None] = ContextVar("pipeline_run", de
 
 def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
                  metrics_file: str, register=None) -> tuple[dict, Any]:
-    """The body every flow shares: validate params (with overrides) before any work,
-    open the MLflow parent run, run the stages in order through DVC, log the final
-    metrics to the parent and, still under the workspace lock, ``register(run_id)`` the
-    model (a Prefect task returning (model name, version, whether new)). Returns
-    (metrics, MLflow parent run)."""
+    """The body every flow shares: validate params (with overrides) and reach the
+    tracking server before any work, open the MLflow parent run, run the stages (in the
+    workspace, or as a DVC experiment when there are overrides), log the final metrics to
+    the parent and, for a workspace run, ``register(run_id)`` the model (a Prefect task
+    returning (model name, version, whether new)) still under the workspace lock.
+    Returns (metrics, MLflow parent run)."""
     from tasks.common.params import flatten
-    from tasks.common.tracking import flow_run, log_metrics_tree
 
+    params = resolve_params(overrides)
+    check_tracking_server()
     outer = PIPELINE_RUN.get()
     experiment, parent = (outer[0], outer[1]) if outer else (name, None)
-    with workspace_lock(f"{name}_flow"), effective_params(overrides) as params:
-        tree = {section: getattr(params, section).model_dump()}
-        given = {k: v for k, v in overrides.items() if v is not None}
-        commit = git_commit()
-        with flow_run(f"{name}_flow", experiment, flatten(tree), parent) as (mlflow, run):
-            # Enough to redo this run without Prefect: the commit, the overrides, and the
-            # command; dvc.lock (logged below) pins every dependency's hash.
-            mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(given),
-                             "reproduce": reproduce_command(given, stages[-1], commit)})
-            stale = stale_stages(stages)
-            reached_stale = stale is None  # from the first stale stage on, DVC decides
-            for stage in stages:  # in order; a failed stage fails the flow
-                reached_stale = reached_stale or stage in stale
-                if reached_stale:
-                    dvc_stage(stage, run.info.run_id, experiment)
-                else:  # up to date and nothing before it in this flow has run
-                    stage_up_to_date(stage)
-            metrics = read_json(PROJECT_ROOT / metrics_file)
-            log_metrics_tree(mlflow, metrics)
-            mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
-            mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
-            log_plots_page(mlflow)
-            if register is not None:
-                model, version, new = register(run.info.run_id)
-                print(f"model registry: {model} version {version}" + ("" if new else " (unchanged, not registered again)"))
+    tree = flatten({section: getattr(params, section).model_dump()})
+    if overrides:
+        return _run_experiment(name, stages, overrides, metrics_file, experiment, parent, tree)
+    with workspace_lock(f"{name}_flow"):
+        return _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, register)
+
+
+def _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, register):
+    from tasks.common.tracking import flow_run, log_metrics_tree
+
+    commit = git_commit()
+    with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
+        # Enough to redo this run without Prefect: the commit and the command; dvc.lock
+        # (logged below) pins every dependency's hash.
+        mlflow.set_tags({"git_commit": commit, "overrides": "{}",
+                         "reproduce": reproduce_command({}, stages[-1], commit)})
+        stale = stale_stages(stages)
+        reached_stale = stale is None  # from the first stale stage on, DVC decides
+        for stage in stages:  # in order; a failed stage fails the flow
+            reached_stale = reached_stale or stage in stale
+            if reached_stale:
+                dvc_stage(stage, run.info.run_id, experiment)
+            else:  # up to date and nothing before it in this flow has run
+                stage_up_to_date(stage)
+        metrics = read_json(PROJECT_ROOT / metrics_file)
+        log_metrics_tree(mlflow, metrics)
+        mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
+        mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
+        log_plots_page(mlflow)
+        if register is not None:
+            model, version, new = register(run.info.run_id)
+            print(f"model registry: {model} version {version}" + ("" if new else " (unchanged, not registered again)"))
+    return metrics, run
+
+
+def _run_experiment(name, stages, overrides, metrics_file, experiment, parent, tree):
+    """The stages as one DVC experiment: the workspace is never written, so no lock."""
+    from tasks.common.tracking import flow_run, log_metrics_tree
+
+    commit = git_commit()
+    exp_name = experiments.experiment_name(name)
+    with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
+        mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(overrides), "dvc_experiment": exp_name,
+                         "reproduce": reproduce_command(overrides, stages[-1], commit)})
+        dvc_experiment(exp_name, overrides, stages[-1], run.info.run_id, experiment)
+        ref = experiments.experiment_refs().get(exp_name)
+        if ref is None:
+            raise RuntimeError(f"dvc exp run finished but left no experiment named {exp_name}")
+        mlflow.set_tag("dvc_experiment_ref", ref)
+        metrics = json.loads(experiments.read_from_experiment(ref, metrics_file))
+        log_metrics_tree(mlflow, metrics)
+        mlflow.log_text(json.dumps(metrics, indent=2), metrics_file)
+        mlflow.log_text(experiments.read_from_experiment(ref, "dvc.lock"), "dvc.lock")
+        print(experiments.adopt_hint(exp_name))
+        print("model registry: not registered (an experiment; the registry holds the workspace's models: "
+              f"`dvc exp apply {exp_name}`, commit, and a plain run registers it)")
     return metrics, run

@@ -2,12 +2,16 @@
 
     python -m flows.serve        # normally started by `make ui` (flows/ui.py)
 
-Each deployment's form is generated from the flow's typed signature: a preset is a
-drop-down, epochs are integers, empty fields keep params.yaml. ``limit=1`` makes this
-process run one flow run at a time, so a second run pressed in the UI waits in the queue
-(and the workspace lock in flows/common.py refuses one started elsewhere).
+Each deployment's Run form is generated from the flow's parameters, the params.yaml
+sections of its stages (``flows/forms.py``): current values, descriptions, ranges and
+drop-downs. This process runs up to ``GNN_SERVE_LIMIT`` (default 2) flow runs at once;
+more wait in the queue. Runs with overrides are DVC experiments in their own temporary
+copies, so they run side by side; a run without overrides needs the workspace, and a
+second one while the first holds it is refused with the holder named (flows/workspace.py).
 """
 from __future__ import annotations
+
+import os
 
 DEPLOYMENTS = ("ner", "tags", "pipeline")
 
@@ -26,7 +30,7 @@ def main() -> None:
                                 tags=["tags"]),
         pipeline_flow.to_deployment(name="pipeline", description="The whole mission: ner then tags",
                                     tags=["pipeline"]),
-        limit=1,
+        limit=int(os.environ.get("GNN_SERVE_LIMIT", "2")),
         print_starting_message=True,
     )
 

@@ -1,20 +1,30 @@
 """Prefect flow for the tag pipeline: import_articles -> embed_text -> project_graph ->
 sample_graph -> train_sage -> evaluate_tags, each a DVC stage.
 
-    python -m flows.tags
-    python -m flows.tags --epochs 5 --min-count 200
+    python -m flows.tags                                   # params.yaml as it is: dvc repro
+    python -m flows.tags -S tags.sage.epochs=5 --seed 7    # a DVC experiment
+
+The parameters are the ``tags`` sections of params.yaml (``flows/forms.py``).
 """
 from __future__ import annotations
 
 import argparse
-from typing import Literal, Optional
+import sys
 
 from prefect import flow, task
 
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
+from tasks.common.params import ParamsError
+from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
+FEATURES = ("text", "graphsage", "concat")
+
+_FORMS = section_forms("tags")
+Data, Text, Projection, Sampling = _FORMS["data"], _FORMS["text"], _FORMS["projection"], _FORMS["sampling"]
+Sage, Evaluate = _FORMS["sage"], _FORMS["evaluate"]
 
 
 @task(task_run_name="register gnn-tags")
@@ -27,21 +37,17 @@ def register(run_id: str) -> tuple[str, int, bool]:
 
 
 @flow(name="tags", log_prints=True)
-def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, data_dir: Optional[str] = None,
-              sampling_ratio: Optional[float] = None,
-              aggregator: Optional[Literal["mean", "pool"]] = None, epochs: Optional[int] = None,
-              embedding_dimension: Optional[int] = None, min_count: Optional[int] = None,
-              seed: Optional[int] = None) -> dict:
-    """GraphSAGE-enhanced text embeddings for multi-label tags. Empty fields keep params.yaml."""
-    overrides = {"tags.data.format": data_format, "tags.data.dir": data_dir, "tags.sampling.sampling_ratio": sampling_ratio,
-                 "tags.sage.aggregator": aggregator, "tags.sage.epochs": epochs,
-                 "tags.sage.embedding_dimension": embedding_dimension, "tags.evaluate.min_count": min_count,
-                 "tags.sage.seed": seed, "tags.sampling.seed": seed, "tags.evaluate.seed": seed}
+def tags_flow(data: Data = Data(), text: Text = Text(), projection: Projection = Projection(),
+              sampling: Sampling = Sampling(), sage: Sage = Sage(), evaluate: Evaluate = Evaluate()) -> dict:
+    """GraphSAGE-enhanced text embeddings for multi-label tags. The fields show params.yaml;
+    a run with changed values is a DVC experiment and leaves the workspace as it is."""
+    overrides = overrides_from("tags", {"data": data, "text": text, "projection": projection,
+                                        "sampling": sampling, "sage": sage, "evaluate": evaluate})
     metrics, run = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json", register)
     keys = ("accuracy", "macro_precision", "weighted_precision", "macro_f1", "micro_f1")
-    rows = [(name, *(f"{metrics[name][k]:.4f}" for k in keys)) for name in ("text", "graphsage", "concat")]
+    rows = [(name, *(f"{metrics[name][k]:.4f}" for k in keys)) for name in FEATURES]
     publish_summary("Tag results", rows, ("features",) + keys, run)
-    for name in ("text", "graphsage", "concat"):
+    for name in FEATURES:
         m = metrics[name]
         print(f"{name:10s} macro precision {m['macro_precision']:.4f}  macro F1 {m['macro_f1']:.4f}  "
               f"accuracy {m['accuracy']:.4f}")
@@ -51,13 +57,20 @@ def tags_flow(data_format: Optional[Literal["citeulike", "medium"]] = None, data
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=tags_flow.__doc__)
-    parser.add_argument("--data-format", choices=["citeulike", "medium"])
-    parser.add_argument("--data-dir", help="the folder import_articles reads (tags.data.dir)")
-    parser.add_argument("--aggregator", choices=["mean", "pool"])
-    parser.add_argument("--sampling-ratio", type=float)
-    for name in ("epochs", "embedding_dimension", "min_count", "seed"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
-    tags_flow(**vars(parser.parse_args()))
+    add_set_option(parser)
+    parser.add_argument("--epochs", type=int, help="tags.sage.epochs")
+    parser.add_argument("--seed", type=int, help="tags.sampling.seed, tags.sage.seed and tags.evaluate.seed")
+    args = parser.parse_args()
+    try:
+        overrides = parse_sets(args.sets)
+        if args.epochs is not None:
+            overrides["tags.sage.epochs"] = args.epochs
+        if args.seed is not None:
+            overrides.update({f"tags.{s}.seed": args.seed for s in ("sampling", "sage", "evaluate")})
+        check_tracking_server()  # before Prefect starts: fail within seconds
+        tags_flow(**chosen_values("tags", overrides))
+    except (ParamsError, TrackingUnavailable) as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The workspace a flow run works in: one run at a time, and the run's parameters.
 
-Overrides from the Prefect form are validated with params.yaml before any work and
-written into params.yaml only for the run, under the workspace lock, so DVC sees and
-dvc.lock records exactly what ran; the user's file is restored byte for byte afterwards
-(from a backup in .cache/ if the run was killed).
+A run without overrides works in the workspace (``dvc repro``), one at a time under
+:func:`workspace_lock`. A run with overrides never writes the workspace: it is a DVC
+experiment in a temporary copy (``flows/experiments.py``); :func:`resolve_params` only
+validates params.yaml with the overrides, before any work.
 """
 from __future__ import annotations
 
@@ -63,46 +63,15 @@ def workspace_lock(flow: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _backup_path() -> Path:
-    return PROJECT_ROOT / ".cache" / "params.yaml.before-overrides"
-
-
-def restore_interrupted_overrides() -> bool:
-    """If a flow run with overrides was killed before it could restore params.yaml (a
-    SIGKILL skips ``finally``), put the user's file back. Called under the workspace lock."""
-    backup = _backup_path()
-    if not backup.is_file():
-        return False
-    (PROJECT_ROOT / PARAMS_FILE).write_text(backup.read_text(encoding="utf-8"), encoding="utf-8")
-    backup.unlink()
-    print(f"restored {PARAMS_FILE} left overridden by an interrupted flow run")
-    return True
-
-
-@contextmanager
-def effective_params(overrides: dict[str, Any]) -> Iterator[Params]:
-    """params.yaml with the flow's overrides, validated before any work (see the module
-    docstring for why the overrides are written into params.yaml for the run)."""
+def resolve_params(overrides: dict[str, Any]) -> Params:
+    """params.yaml, then params.yaml with the overrides, validated before any work; an
+    invalid file or value stops the run with the file and key named. Nothing is written."""
     path = PROJECT_ROOT / PARAMS_FILE
-    restore_interrupted_overrides()
-    overrides = {k: v for k, v in overrides.items() if v is not None}
     raw = read_raw(path)
-    params = validate_params(raw, path)  # the file itself first, then with the overrides
+    params = validate_params(raw, path)
     if not overrides:
-        yield params
-        return
-    original = path.read_text(encoding="utf-8")  # restored byte for byte, comments included
-    raw = apply_overrides(raw, overrides)
-    params = validate_params(raw, f"{path} with overrides {overrides}")
-    backup = _backup_path()
-    backup.parent.mkdir(parents=True, exist_ok=True)
-    backup.write_text(original, encoding="utf-8")
-    try:
-        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-        yield params
-    finally:
-        path.write_text(original, encoding="utf-8")
-        backup.unlink(missing_ok=True)
+        return params
+    return validate_params(apply_overrides(raw, overrides), f"{path} with overrides {overrides}")
 
 
 def copy_workspace(dest: Path, params: dict, home: Path) -> tuple[Path, dict[str, str]]:
@@ -120,7 +89,8 @@ def copy_workspace(dest: Path, params: dict, home: Path) -> tuple[Path, dict[str
     for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(PROJECT_ROOT / name, dest / name)
     (dest / ".dvc").mkdir()
-    (dest / ".dvc" / "config").write_text("[core]\n    site_cache_dir = .dvc/site\n    autostage = false\n")
+    # DVC's site cache outside the workspace: under it, `dvc exp run --temp` copies fail.
+    (dest / ".dvc" / "config").write_text(f"[core]\n    site_cache_dir = {home / 'dvc-site'}\n    autostage = false\n")
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PYTHONPATH": str(dest),
            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}

@@ -105,6 +105,65 @@ def make_project(tmp_path: Path, overrides: dict) -> tuple[Path, dict]:
     return copy_workspace(tmp_path / "proj", project_params_raw(overrides), tmp_path)
 
 
+def commit_data(proj: Path, env: dict, *folders: str) -> None:
+    """Track data folders with DVC and commit, as the real project's data/raw/*.dvc are:
+    a DVC experiment runs in a copy made from git, which holds the .dvc files only."""
+    import subprocess
+    import sys
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    for cmd in ([sys.executable, "-m", "dvc", "add", "-q", *folders], git + ["add", "-A"],
+                git + ["commit", "-qm", "data"]):
+        subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
+
+
+def workspace_bytes(proj: Path) -> dict[str, bytes]:
+    """params.yaml, dvc.lock and every output in a workspace, byte for byte."""
+    files = [proj / "params.yaml", proj / "dvc.lock"]
+    for folder in ("metrics", "plots", "artifacts", "data/prepared"):
+        files += sorted(p for p in (proj / folder).rglob("*") if p.is_file())
+    return {str(p.relative_to(proj)): p.read_bytes() for p in files}
+
+
+WALL_CLOCK = ("second", "time", "per_s")  # keys and columns that measure time, not results
+
+
+def _without_wall_clock(path: Path, data: bytes):
+    import csv
+    import io
+    import json
+
+    if path.suffix == ".json":
+        def strip(node):
+            if isinstance(node, dict):
+                return {k: strip(v) for k, v in node.items() if not any(w in k for w in WALL_CLOCK)}
+            return [strip(v) for v in node] if isinstance(node, list) else node
+        return strip(json.loads(data))
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(io.StringIO(data.decode())))
+        return [{k: v for k, v in row.items() if not any(w in k for w in WALL_CLOCK)} for row in rows]
+    return data
+
+
+def comparable_outputs(proj: Path) -> dict[str, Any]:
+    """Every DVC output of a workspace as comparable values: bytes, or JSON/CSV content
+    without wall-clock fields. Keras files are left out: they carry their save date
+    (what they predict is in the predictions files). A file that cannot be read whole
+    (half-written) shows as "<unreadable>"."""
+    out: dict[str, Any] = {}
+    for folder in ("metrics", "plots", "artifacts", "data/prepared"):
+        for p in sorted((proj / folder).rglob("*")):
+            if not p.is_file() or p.suffix == ".keras":
+                continue
+            try:
+                out[str(p.relative_to(proj))] = _without_wall_clock(p, p.read_bytes())
+            except FileNotFoundError:
+                continue  # removed while listed (DVC clears a stage's outputs before it runs)
+            except (OSError, ValueError):
+                out[str(p.relative_to(proj))] = "<unreadable>"
+    return out
+
+
 def run_ok(cmd: list[str], cwd: Path, env: dict, timeout: int = 600):
     import subprocess
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -22,9 +23,32 @@ class DataError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+STAGING = Path(".cache") / "atomic"  # under the working directory (a stage's: the project root)
+
+
+def _staging_dir(target: Path) -> Path:
+    """Where a new output is written before it is renamed into place: outside every
+    output folder (so that nothing half-written is ever seen under an output path), on
+    the target's filesystem (so that the rename is atomic); else next to the target."""
+    try:
+        STAGING.mkdir(parents=True, exist_ok=True)
+        if os.stat(STAGING).st_dev == os.stat(target.parent).st_dev:
+            return STAGING.resolve()
+    except OSError:
+        pass
+    return target.parent
+
+
+class OutputWriteError(OSError):
+    """An output could not be written (disk full, file-size or quota limit)."""
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
 @contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary sibling path; put it at ``target`` only on success.
+    """Yield a temporary path (see :func:`_staging_dir`); put it at ``target`` only on success.
 
     Works for a file or a directory written at the yielded path. On any exception
     (including KeyboardInterrupt) the temporary is removed and ``target`` is untouched.
@@ -36,10 +60,16 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=_staging_dir(target)))
     tmp = work / target.name
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as err:
+            if err.errno in _NO_ROOM:
+                raise OutputWriteError(err.errno, f"{target}: could not be written ({os.strerror(err.errno)}); "
+                                                  f"the previous output, if any, is untouched") from err
+            raise
         if not tmp.exists():
             raise RuntimeError(f"nothing was written for {target}")
         if target.is_dir() and not target.is_symlink():

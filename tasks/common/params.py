@@ -27,46 +27,52 @@ class Strict(BaseModel):
 
 
 # ----------------------------------------------------------------------------- NER
+# Every field carries its description: the Prefect Run form and error messages show it.
+def F(description: str, **constraints: Any) -> Any:
+    """A required field (params.yaml gives the value) with its description and range."""
+    return Field(description=description, **constraints)
+
+
 class NerData(Strict):
-    dir: str                    # the folder prepare_ner reads (a DVC dependency)
-    train: str
-    dev: str
-    test: str
-    entity_types: list[str] = Field(min_length=1)
-    max_sentences: int = Field(ge=0)  # 0 keeps every sentence; N > 0 the first N of each split
+    dir: str = F("Folder prepare_ner reads: the CoNLL-2003 files (a DVC dependency)")
+    train: str = F("Training split file in data.dir")
+    dev: str = F("Validation split file in data.dir (early stopping, model choice)")
+    test: str = F("Test split file in data.dir (scored once per run)")
+    entity_types: list[str] = F("Entity types to tag (BIO labels are built from them)", min_length=1)
+    max_sentences: int = F("0 keeps every sentence; N > 0 keeps the first N of each split", ge=0)
 
 
 class NerSpacy(Strict):
-    model: str
-    batch_size: int = Field(ge=1)
+    model: str = F("spaCy pipeline that parses the sentences into dependency graphs")
+    batch_size: int = F("Sentences per spaCy parsing batch", ge=1)
 
 
 class NerEmbeddings(Strict):
-    source: str                 # "glove-6b-50d" or a word2vec/GloVe text file (.txt or .txt.gz)
+    source: str = F('Word vectors: "glove-6b-50d" or a word2vec/GloVe text file (.txt or .txt.gz)')
 
 
 Preset = Literal["seed_readme", "seed_train", "default"]
 
 
 class NerModel(Strict):
-    preset: Preset
+    preset: Preset = F("Model preset: the original's two configurations or this project's default")
     # Overrides of the preset's fields; null keeps the preset's value.
-    dropout: float | None = Field(ge=0.0, lt=1.0)
-    combine: Literal["sum", "max"] | None
-    num_bases: int | None = Field(ge=0)
-    gcn_units: int | None = Field(ge=1)
-    context_units: int | None = Field(ge=0)
-    char_filters: int | None = Field(ge=0)
+    dropout: float | None = F("Dropout rate; null keeps the preset's", ge=0.0, lt=1.0)
+    combine: Literal["sum", "max"] | None = F("How the graph convolution combines relations; null keeps the preset's")
+    num_bases: int | None = F("Basis matrices shared by the relations (0: none); null keeps the preset's", ge=0)
+    gcn_units: int | None = F("Units of the graph convolution; null keeps the preset's", ge=1)
+    context_units: int | None = F("BiLSTM units before the GCN (0: no BiLSTM); null keeps the preset's", ge=0)
+    char_filters: int | None = F("Character CNN filters (0: no char CNN); null keeps the preset's", ge=0)
 
 
 class NerTrain(Strict):
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    learning_rate: float = Field(gt=0.0)
-    patience: int = Field(ge=1)
-    seed: int
-    mixed_precision: bool
-    max_word_length: int = Field(ge=1)
+    epochs: int = F("Most training epochs (early stopping may end sooner)", ge=1)
+    batch_size: int = F("Sentences per training batch", ge=1)
+    learning_rate: float = F("Adam learning rate", gt=0.0)
+    patience: int = F("Epochs without a better dev F1 before training stops", ge=1)
+    seed: int = F("Seed for weights, shuffling and dropout")
+    mixed_precision: bool = F("Train in mixed float16 (GPUs only)")
+    max_word_length: int = F("Characters kept per word for the char CNN", ge=1)
 
 
 class NerParams(Strict):
@@ -86,54 +92,52 @@ class NerParams(Strict):
 
 # ----------------------------------------------------------------------------- tags
 class TagsData(Strict):
-    format: Literal["citeulike", "medium"]
-    # The folder import_articles reads (its DVC dependency): citeulike's .dat files, or
-    # medium_articles.csv + medium_lists.csv (+ optional medium_embeddings.csv).
-    dir: str
+    format: Literal["citeulike", "medium"] = F("Layout of data.dir: citeulike .dat files or Medium CSVs")
+    dir: str = F("Folder import_articles reads: citeulike's .dat files, or medium_articles.csv + "
+                 "medium_lists.csv (+ optional medium_embeddings.csv)")
 
 
 class TagsText(Strict):
-    # tfidf-glove: TF-IDF-weighted mean of word vectors; precomputed: the Medium
-    # embeddings CSV (medium_embeddings.csv in tags.data.dir).
-    encoder: Literal["tfidf-glove", "precomputed"]
-    embeddings: str
+    encoder: Literal["tfidf-glove", "precomputed"] = F(
+        "tfidf-glove: TF-IDF-weighted mean of word vectors; precomputed: medium_embeddings.csv in data.dir")
+    embeddings: str = F('Word vectors for tfidf-glove: "glove-6b-50d" or a vectors text file')
 
 
 class TagsProjection(Strict):
-    similarity_cutoff: float = Field(ge=0.0, le=1.0)
-    degree_cutoff: int = Field(ge=1)    # articles in fewer lists are not compared
-    max_list_size: int = Field(ge=0)    # 0: no limit; larger lists are ignored
-    top_k: int = Field(ge=1)
+    similarity_cutoff: float = F("Least Jaccard similarity kept as an edge", ge=0.0, le=1.0)
+    degree_cutoff: int = F("Articles in fewer lists are not compared", ge=1)
+    max_list_size: int = F("Lists with more articles are ignored (0: no limit)", ge=0)
+    top_k: int = F("Most neighbours kept per article", ge=1)
 
 
 class TagsSampling(Strict):
-    sampling_ratio: float = Field(gt=0.0, le=1.0)
-    restart_probability: float = Field(gt=0.0, lt=1.0)
-    start_node: int | None = Field(ge=0)
-    seed: int
+    sampling_ratio: float = F("Share of the articles the random walk with restarts visits", gt=0.0, le=1.0)
+    restart_probability: float = F("Chance per step that the walk jumps back to its start", gt=0.0, lt=1.0)
+    start_node: int | None = F("Article the walk starts from; null: a seeded random one", ge=0)
+    seed: int = F("Seed of the random walk")
 
 
 class TagsSage(Strict):
-    aggregator: Literal["mean", "pool"]
-    activation: Literal["relu", "sigmoid"]
-    sample_sizes: list[int] = Field(min_length=1, max_length=3)
-    embedding_dimension: int = Field(ge=1)
-    search_depth: int = Field(ge=1)
-    negative_sample_weight: float = Field(gt=0.0)
-    learning_rate: float = Field(gt=0.0)
-    batch_size: int = Field(ge=1)
-    epochs: int = Field(ge=1)
-    max_iterations: int = Field(ge=0)   # Adam steps per epoch; 0: one pass over the nodes
-    tolerance: float = Field(ge=0.0)
-    seed: int
+    aggregator: Literal["mean", "pool"] = F("How GraphSAGE combines a node's sampled neighbours")
+    activation: Literal["relu", "sigmoid"] = F("Activation of the GraphSAGE layers")
+    sample_sizes: list[int] = F("Neighbours sampled per layer (1 to 3 layers)", min_length=1, max_length=3)
+    embedding_dimension: int = F("Size of the GraphSAGE embedding", ge=1)
+    search_depth: int = F("Length of the random walks that pick positive pairs", ge=1)
+    negative_sample_weight: float = F("Weight of the negative pairs in the unsupervised loss", gt=0.0)
+    learning_rate: float = F("Adam learning rate", gt=0.0)
+    batch_size: int = F("Nodes per training batch", ge=1)
+    epochs: int = F("Most training epochs", ge=1)
+    max_iterations: int = F("Adam steps per epoch (0: one pass over the nodes)", ge=0)
+    tolerance: float = F("Training stops when the loss changes by less than this between epochs", ge=0.0)
+    seed: int = F("Seed for weights, walks and neighbour samples")
 
 
 class TagsEvaluate(Strict):
-    min_count: int = Field(ge=0)
-    test_size: float = Field(gt=0.0, lt=1.0)
-    seed: int
-    max_iter: int = Field(ge=1)
-    untagged_sample: int = Field(ge=0)
+    min_count: int = F("Tags on fewer articles are not classified", ge=0)
+    test_size: float = F("Share of the tagged articles held out for the test", gt=0.0, lt=1.0)
+    seed: int = F("Seed of the train/test split")
+    max_iter: int = F("Most iterations of the logistic-regression classifier", ge=1)
+    untagged_sample: int = F("Untagged articles given predicted tags in the report", ge=0)
 
 
 class TagsParams(Strict):

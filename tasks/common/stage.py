@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tasks.common.files import DataError, read_json
+from tasks.common.files import DataError, OutputWriteError, read_json
 from tasks.common.params import Params, ParamsError, flatten, load_params, section
 from tasks.common.paths import STAGES
 
@@ -77,6 +77,9 @@ def run_stage(stage: str, work: Callable[[Params, Any], Any]) -> None:
     except (DataError, ParamsError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OutputWriteError as err:
+        print(f"error: {err.strerror}", file=sys.stderr)
+        sys.exit(3)
     except KeyboardInterrupt:
         print(f"{stage} interrupted: no output was left half-written (each is written whole or not at all)",
               file=sys.stderr)

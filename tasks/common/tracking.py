@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 PARENT_ENV = "GNN_PARENT_RUN_ID"
+EXPERIMENT_ENV = "GNN_DVC_EXPERIMENT"  # set by a flow run that is a DVC experiment
 EXPERIMENT_KIND = "mlflow.experimentKind"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,30 @@ def quiet_environment() -> None:
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server does not answer."""
+
+
+def check_tracking_server(timeout: float = 5.0) -> None:
+    """Fail fast, naming the URI, when an HTTP tracking server does not answer (MLflow's
+    own client would retry for minutes). A file or SQLite store needs no check."""
+    uri = tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as reply:
+            if reply.status == 200:
+                return
+            problem = f"HTTP {reply.status}"
+    except (urllib.error.URLError, OSError) as err:
+        problem = str(getattr(err, "reason", err))
+    raise TrackingUnavailable(f"MLflow tracking server {uri} is not reachable ({problem}); start it "
+                              f"(make ui) or set MLFLOW_TRACKING_URI to one that runs") from None
 
 
 def _setup(experiment: str):
@@ -56,7 +81,9 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
     """One MLflow run for one stage, nested under the flow's run when there is one."""
     mlflow = _setup(experiment)
     parent = os.environ.get(PARENT_ENV) or None
-    tags = {"stage": stage, "kind": "stage"}
+    tags = {"stage": stage, "kind": "stage", **_owner_tags()}
+    if os.environ.get(EXPERIMENT_ENV):
+        tags["dvc_experiment"] = os.environ[EXPERIMENT_ENV]
     with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
         if params:
             mlflow.log_params(_clean_params(params))
@@ -69,11 +96,51 @@ def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
     """The parent run of a flow run (itself nested when a pipeline runs the flow);
     yields ``(mlflow, run)``."""
     mlflow = _setup(experiment)
+    mark_dead_runs_failed(mlflow)
     with mlflow.start_run(run_name=name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
-                          tags={"kind": "flow", "flow": name}) as run:
+                          tags={"kind": "flow", "flow": name, **_owner_tags()}) as run:
         if params:
             mlflow.log_params(_clean_params(params))
         yield mlflow, run
+
+
+def _owner_tags() -> dict[str, str]:
+    import socket
+
+    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_dead_runs_failed(mlflow: Any) -> list[str]:
+    """A process killed outright (SIGKILL, power loss) cannot end its MLflow run, which
+    would then show RUNNING for ever. Before a flow run starts, end as FAILED every
+    RUNNING run started on this host by a process that no longer exists."""
+    import socket
+
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    ids = [e.experiment_id for e in client.search_experiments()]
+    if not ids:
+        return []
+    ended = []
+    for run in client.search_runs(ids, f"attributes.status = 'RUNNING' and tags.host = '{host}'", max_results=500):
+        pid = run.data.tags.get("pid", "")
+        if pid.isdigit() and not _alive(int(pid)):
+            client.set_tag(run.info.run_id, "ended_by", f"a later flow run: process {pid} no longer exists")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            ended.append(run.info.run_id)
+    if ended:
+        print(f"marked {len(ended)} MLflow run(s) of killed processes FAILED")
+    return ended
 
 
 def log_metrics_tree(mlflow: Any, tree: dict[str, Any], prefix: str = "", step: int | None = None) -> None:

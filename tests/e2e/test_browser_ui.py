@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, TINY_TAGS as TINY, make_project, run_ok, write_citeulike_slice
-from tests.e2e.ui_pages import api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run
+from tests.support import (ROOT, TINY_TAGS as TINY, commit_data, make_project, project_params_raw, run_ok,
+                           workspace_bytes, write_citeulike_slice)
+from tests.e2e.ui_pages import api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run, prefect_run_form
 
 pytestmark = pytest.mark.e2e
+
+
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def free_port() -> int:
@@ -29,7 +33,7 @@ def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 900) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = api(f"{prefect_api}/flow_runs/{flow_run_id}")
-        if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+        if run["state"]["type"] in TERMINAL:
             return run
         time.sleep(2)
     raise AssertionError(f"flow run {flow_run_id} did not finish within {timeout}s")
@@ -39,6 +43,7 @@ def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 900) 
 def ui_project(tmp_path):
     proj, env = make_project(tmp_path, TINY)
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    commit_data(proj, env, "data/raw/citeulike-t")
     env.update({"GNN_PREFECT_PORT": str(free_port()), "GNN_MLFLOW_PORT": str(free_port())})
     try:
         yield proj, env
@@ -62,11 +67,10 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     assert again.stdout.count("already running") == 3
 
     deployment = api(f"{prefect_api}/deployments/name/tags/tags")
-    run = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"epochs": 2}})
+    run = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {}})
     finished = wait_for_flow_run(prefect_api, run["id"])
     log = (proj / ".ui" / "logs" / "deployments.log").read_text(errors="replace")[-4000:]
     assert finished["state"]["type"] == "COMPLETED", f"flow run ended {finished['state']['type']}:\n{log}"
-    assert finished["parameters"] == {"epochs": 2}
 
     metrics = json.loads((proj / "metrics" / "tags.json").read_text())
     import mlflow
@@ -74,12 +78,35 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name("tags")
     (parent,) = client.search_runs([experiment.experiment_id], "tags.kind = 'flow'")
-    assert parent.data.params["tags.sage.epochs"] == "2"  # the override reached the stages
-    assert json.loads(parent.data.tags["overrides"]) == {"tags.sage.epochs": 2}
+    assert parent.data.params["tags.sage.epochs"] == "3" and parent.data.tags["overrides"] == "{}"
+
+    # Run with one value changed, as the Run form sends it: a DVC experiment. The
+    # workspace (params.yaml, dvc.lock, every output) is byte-identical while it runs and after.
+    before = workspace_bytes(proj)
+    run2 = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run",
+               {"parameters": {"sage": {**project_params_raw(TINY)["tags"]["sage"], "epochs": 2}}})
+    checks = 0
+    while api(f"{prefect_api}/flow_runs/{run2['id']}")["state"]["type"] not in TERMINAL:
+        assert workspace_bytes(proj) == before
+        checks += 1
+        time.sleep(0.5)
+    finished = api(f"{prefect_api}/flow_runs/{run2['id']}")
+    assert finished["state"]["type"] == "COMPLETED", (proj / ".ui" / "logs" / "deployments.log").read_text()[-4000:]
+    assert workspace_bytes(proj) == before and checks > 5
+    (exp_run,) = client.search_runs([experiment.experiment_id], "tags.kind = 'flow' and tags.dvc_experiment != ''")
+    assert exp_run.data.params["tags.sage.epochs"] == "2"
+    assert json.loads(exp_run.data.tags["overrides"]) == {"tags.sage.epochs": 2}
+    shown = run_ok([sys.executable, "-m", "dvc", "exp", "show", "--md"], proj, env).stdout
+    assert exp_run.data.tags["dvc_experiment"] in shown
 
     shots = Path(os.environ.get("GNN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
     shots.mkdir(parents=True, exist_ok=True)
     with browser_page() as page:
+        # The Run form shows every tags parameter with params.yaml's value and its description.
+        seen = prefect_run_form(page, prefect_ui, deployment["id"], "How GraphSAGE combines", shots)
+        for text in ("How GraphSAGE combines a node's sampled neighbours", "Share of the tagged articles held out",
+                     "data/raw/citeulike-t", "tfidf-glove"):
+            assert text in seen, text
         seen = prefect_flow_run(page, prefect_ui, run["id"], "tag-results", shots)
         assert run["name"] in seen and "Completed" in seen
         assert "macro_precision" in seen and f"{metrics['concat']['macro_precision']:.4f}" in seen
@@ -90,5 +117,5 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
         for name in ("concat.macro_precision", "text.macro_f1", "graphsage.macro_precision"):
             group, key = name.split(".")
             assert name in seen and repr(metrics[group][key])[:6] in seen
-    for name in ("prefect_flow_run", "prefect_artifact", "mlflow_experiment", "mlflow_run"):
+    for name in ("prefect_run_form", "prefect_flow_run", "prefect_artifact", "mlflow_experiment", "mlflow_run"):
         assert (shots / f"{name}.png").stat().st_size > 10_000

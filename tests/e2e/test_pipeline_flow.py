@@ -17,10 +17,10 @@ with get_client(sync_client=True) as client:
 
 
 def test_pipeline_flow_nests_both_flows(tmp_path):
-    proj, env = make_project(tmp_path, {**NER_TINY, **TAGS_TINY})
+    proj, env = make_project(tmp_path, {**NER_TINY, **TAGS_TINY, "ner.train.epochs": 2, "tags.sage.epochs": 2})
     write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=40)
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
-    run_ok([sys.executable, "-m", "flows.pipeline", "--ner-epochs", "2", "--sage-epochs", "2"], proj, env, timeout=1200)
+    run_ok([sys.executable, "-m", "flows.pipeline"], proj, env, timeout=1200)
     assert json.loads((proj / "metrics" / "ner.json").read_text())["epochs_run"] == 2
 
     import mlflow

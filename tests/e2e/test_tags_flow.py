@@ -5,16 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_TAGS as TINY, make_project, run_ok, write_citeulike_slice
+from tests.support import TINY_TAGS, commit_data, make_project, run_ok, workspace_bytes, write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 
 
 
 def test_tags_flow_end_to_end(tmp_path):
-    proj, env = make_project(tmp_path, TINY)
+    proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 2})
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
-    flow = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)
+    commit_data(proj, env, "data/raw/citeulike-t")
+    flow = run_ok([sys.executable, "-m", "flows.tags"], proj, env, timeout=900)
     assert "macro precision" in flow.stdout + flow.stderr
 
     metrics = json.loads((proj / "metrics" / "tags.json").read_text())
@@ -61,16 +62,36 @@ def test_tags_flow_end_to_end(tmp_path):
     assert pngs == {"plots/sage_loss.png"}
     info = json.loads((proj / "artifacts" / "tags" / "sage_info.json").read_text())
     assert info["sage"]["sample_sizes"] == [4, 3] and info["projection"]["max_list_size"] == 200
-    # A second flow run with the same overrides: every stage is up to date (one `dvc
-    # status`, no stage process), and the registry gets no identical version.
-    second = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "2"], proj, env, timeout=900)
+    # A second flow run: every stage is up to date (one `dvc status`, no stage process),
+    # and the registry gets no identical version.
+    second = run_ok([sys.executable, "-m", "flows.tags"], proj, env, timeout=900)
     log = second.stdout + second.stderr
     assert log.count("didn't change, skipping (dvc status: up to date)") == 6
     assert "gnn-tags version 1 (unchanged, not registered again)" in log
     assert len(client.search_model_versions("name = 'gnn-tags'")) == 1
     assert len(client.search_runs([parent.info.experiment_id], "tags.kind = 'flow'")) == 2
 
-    again = run_ok([sys.executable, "-m", "dvc", "repro", "evaluate_tags"], proj, env, timeout=900)
-    assert "train_sage" in again.stdout  # params.yaml says 3 epochs: re-run
     status = run_ok([sys.executable, "-m", "dvc", "status", "evaluate_tags"], proj, env)
     assert "up to date" in status.stdout
+
+    # A run with overrides is a DVC experiment: the workspace is not written, the
+    # experiment holds its metrics, MLflow names it, and the registry is not touched.
+    before = workspace_bytes(proj)
+    exp = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "3", "-S", "tags.sage.sample_sizes=[3, 2]"],
+                 proj, env, timeout=900)
+    assert workspace_bytes(proj) == before
+    (flow_exp,) = client.search_runs([parent.info.experiment_id], "tags.kind = 'flow' and tags.dvc_experiment != ''")
+    name = flow_exp.data.tags["dvc_experiment"]
+    assert f"dvc exp apply {name}" in exp.stdout + exp.stderr
+    assert json.loads(flow_exp.data.tags["overrides"]) == {"tags.sage.epochs": 3, "tags.sage.sample_sizes": [3, 2]}
+    stage_runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{flow_exp.info.run_id}'")
+    assert {r.data.tags["dvc_experiment"] for r in stage_runs} == {name}
+    assert {r.data.params["tags.sage.epochs"] for r in stage_runs if r.info.run_name == "train_sage"} == {"3"}
+    shown = json.loads(run_ok([sys.executable, "-m", "dvc", "exp", "show", "--json"], proj, env).stdout)
+    exps = {e["name"]: e for baseline in shown for e in (baseline.get("experiments") or [])
+            for e in [e["revs"][0]] if e.get("name")}
+    assert name in exps
+    exp_metrics = exps[name]["data"]["metrics"]["metrics/tags.json"]["data"]
+    assert exp_metrics["concat"]["macro_f1"] == pytest.approx(flow_exp.data.metrics["concat.macro_f1"])
+    assert len(client.search_model_versions("name = 'gnn-tags'")) == 1
+

@@ -64,6 +64,17 @@ def _close_assistant(page) -> None:
         close.first.click()
 
 
+def prefect_run_form(page, ui: str, deployment_id: str, wait_for: str, out: Path) -> str:
+    """Open a deployment's custom Run form (what "Run > Custom run" shows), wait for the
+    text ``wait_for``, and return the page text plus the values of its input fields."""
+    page.goto(f"{ui}/deployments/deployment/{deployment_id}/run")
+    page.get_by_text(wait_for).first.wait_for()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "prefect_run_form.png"), full_page=True)
+    values = page.eval_on_selector_all("input, textarea, select", "els => els.map(e => e.value)")
+    return page.inner_text("body") + "\n" + "\n".join(values)
+
+
 def mlflow_experiment(page, ui: str, experiment_id: str, run_name: str, out: Path) -> str:
     """The experiment's runs table, where runs are compared."""
     page.goto(f"{ui}/#/experiments/{experiment_id}/runs")

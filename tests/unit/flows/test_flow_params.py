@@ -1,21 +1,88 @@
-"""The flow's parameters are typed, so the Prefect UI renders a form (enum, integers)."""
-from flows.ner import ner_flow
+"""The Run form: every parameter of a flow's stage tree, with params.yaml's value as the
+default, its description, range and choices (what the Prefect UI renders)."""
+import pytest
+
+from flows import forms
+from tasks.common.params import ParamsError, flatten, read_raw
+from tasks.common.tracking import PROJECT_ROOT
 
 
-def test_ner_flow_parameters_are_typed_for_the_ui():
-    props = ner_flow.parameters.model_dump()["properties"]
-    assert set(props) == {"preset", "epochs", "seed", "batch_size", "max_sentences"}
-    enum = next(t for t in props["preset"]["anyOf"] if "enum" in t)["enum"]
-    assert enum == ["seed_readme", "seed_train", "default"]
-    for name in ("epochs", "seed", "batch_size", "max_sentences"):
-        assert {"type": "integer"} in props[name]["anyOf"] and props[name]["default"] is None
+def _schema_fields(flow) -> dict[str, dict]:
+    """Flow parameter schema flattened to dotted keys -> field schema (with $refs resolved)."""
+    schema = flow.parameters.model_dump()
+    defs = schema["definitions"]
+
+    def walk(props: dict, prefix: str, out: dict) -> dict:
+        for name, prop in props.items():
+            ref = prop.get("$ref") or next((p["$ref"] for p in prop.get("allOf", []) if "$ref" in p), None)
+            if ref:
+                walk(defs[ref.split("/")[-1]]["properties"], f"{prefix}{name}.", out)
+            else:
+                out[f"{prefix}{name}"] = prop
+        return out
+
+    return walk(schema["properties"], "", {})
 
 
-def test_tags_flow_parameters_are_typed_for_the_ui():
+@pytest.mark.parametrize("top", ["ner", "tags"])
+def test_every_parameter_shows_its_params_yaml_value_and_description(top):
+    from flows.ner import ner_flow
     from flows.tags import tags_flow
 
-    props = tags_flow.parameters.model_dump()["properties"]
-    assert {"data_format", "data_dir", "aggregator", "epochs", "min_count", "sampling_ratio"} <= set(props)
-    enum = next(t for t in props["aggregator"]["anyOf"] if "enum" in t)["enum"]
-    assert enum == ["mean", "pool"]
-    assert {"type": "number"} in props["sampling_ratio"]["anyOf"]
+    fields = _schema_fields({"ner": ner_flow, "tags": tags_flow}[top])
+    current = flatten(read_raw(PROJECT_ROOT / "params.yaml")[top])
+    assert set(fields) == set(current)  # the whole stage tree, not a hand-picked few
+    for key, prop in fields.items():
+        assert prop["default"] == current[key], key
+        assert len(prop.get("description", "")) > 10, f"{key} has no description"
+
+
+def test_choices_are_drop_downs_and_ranges_are_stated():
+    from flows.ner import ner_flow
+    from flows.tags import tags_flow
+
+    ner, tags = _schema_fields(ner_flow), _schema_fields(tags_flow)
+    assert ner["model.preset"]["enum"] == ["seed_readme", "seed_train", "default"]
+    assert ner["train.epochs"]["minimum"] == 1 and ner["train.epochs"]["type"] == "integer"
+    assert tags["sage.aggregator"]["enum"] == ["mean", "pool"]
+    assert tags["sampling.sampling_ratio"]["exclusiveMinimum"] == 0.0
+    assert tags["sampling.sampling_ratio"]["maximum"] == 1.0
+
+
+def test_the_pipeline_form_holds_both_trees():
+    from flows.pipeline import pipeline_flow
+
+    fields = _schema_fields(pipeline_flow)
+    current = flatten(read_raw(PROJECT_ROOT / "params.yaml"))
+    assert set(fields) == set(current)
+
+
+def test_only_changed_values_are_overrides():
+    sage = forms.section_forms("tags")["sage"]
+    data = forms.section_forms("tags")["data"]
+    assert forms.overrides_from("tags", {"sage": sage(), "data": data()}) == {}
+    epochs = sage().epochs
+    changed = forms.overrides_from("tags", {"sage": sage(epochs=epochs + 1, learning_rate=sage().learning_rate)})
+    assert changed == {"tags.sage.epochs": epochs + 1}
+    assert forms._equal(1, 1.0) and not forms._equal(True, 1) and not forms._equal("1", 1)
+
+
+def test_form_defaults_follow_the_values_given():
+    from tasks.common.params import TagsSage
+
+    values = dict(read_raw(PROJECT_ROOT / "params.yaml")["tags"]["sage"], epochs=77)
+    model = forms.form_model(TagsSage, values, "tags.sage")
+    assert model().epochs == 77
+    with pytest.raises(Exception, match="greater than or equal to 1"):
+        model(epochs=0)
+
+
+def test_command_line_sets_are_yaml_and_checked_by_the_schema():
+    assert forms.parse_sets(["tags.sage.sample_sizes=[4, 3]", "tags.data.dir=data/x"]) == {
+        "tags.sage.sample_sizes": [4, 3], "tags.data.dir": "data/x"}
+    with pytest.raises(ParamsError, match="expected KEY=VALUE"):
+        forms.parse_sets(["tags.sage.epochs"])
+    with pytest.raises(ParamsError, match="tags.sage.epochs"):
+        forms.chosen_values("tags", {"tags.sage.epochs": 0})
+    with pytest.raises(ParamsError, match="no key 'epoch'"):
+        forms.chosen_values("tags", {"tags.sage.epoch": 3})

@@ -36,3 +36,11 @@ def test_only_changed_inputs_make_a_tree_dirty():
     assert reporting.changed_inputs(porcelain) == []
     assert reporting.changed_inputs(porcelain + " M params.yaml\nR  tasks/a.py -> tasks/b.py\n") == [
         "params.yaml", "tasks/b.py"]
+
+
+def test_experiment_sets_keep_value_types():
+    from flows import experiments
+
+    assert experiments.set_options({"tags.data.dir": "123", "tags.sage.sample_sizes": [4, 3],
+                                    "ner.model.dropout": None}) == [
+        "-S", "ner.model.dropout=null", "-S", 'tags.data.dir="123"', "-S", "tags.sage.sample_sizes=[4, 3]"]

@@ -1,4 +1,4 @@
-"""The workspace: one flow run at a time, and overrides that never leak into params.yaml."""
+"""The workspace: one flow run at a time, and overrides that are checked, never written."""
 import multiprocessing
 
 import pytest
@@ -40,28 +40,13 @@ def test_second_flow_run_is_refused_with_a_clear_message(tmp_path, monkeypatch):
             pass
 
 
-def test_overrides_are_validated_and_restored(tmp_path, monkeypatch):
+def test_overrides_are_validated_and_never_written(tmp_path, monkeypatch):
     from tasks.common.params import ParamsError
 
     monkeypatch.setattr(common, "PROJECT_ROOT", tmp_path)
     original = write_params(tmp_path / "params.yaml")
-    with common.effective_params({"ner.train.epochs": 5, "ner.train.seed": None}) as params:
-        assert params.ner.train.epochs == 5
-        assert "epochs: 5" in (tmp_path / "params.yaml").read_text()
-    assert (tmp_path / "params.yaml").read_text() == original
+    assert common.resolve_params({"ner.train.epochs": 5}).ner.train.epochs == 5
+    assert common.resolve_params({}).ner.train.epochs == 3
     with pytest.raises(ParamsError, match="ner.train.epochs"):
-        with common.effective_params({"ner.train.epochs": -2}):
-            pass
+        common.resolve_params({"ner.train.epochs": -2})
     assert (tmp_path / "params.yaml").read_text() == original
-
-
-def test_params_left_overridden_by_a_killed_run_are_restored(tmp_path, monkeypatch):
-    monkeypatch.setattr(common, "PROJECT_ROOT", tmp_path)
-    original = write_params(tmp_path / "params.yaml")
-    ctx = common.effective_params({"ner.train.epochs": 7})
-    ctx.__enter__()  # ... and the process dies here: no __exit__
-    assert "epochs: 7" in (tmp_path / "params.yaml").read_text()
-    with common.effective_params({}) as params:  # the next flow run
-        assert params.ner.train.epochs == 3
-    assert (tmp_path / "params.yaml").read_text() == original
-    assert not common._backup_path().exists()

@@ -1,0 +1,113 @@
+"""The Run form: a flow's parameters are the params.yaml sections of the stages it runs.
+
+Each section becomes a pydantic model built from the one schema
+(``tasks/common/params.py``): the same types, ranges, choices (a drop-down in the
+Prefect UI) and descriptions, with ``params.yaml``'s values as the defaults. A user can
+change any parameter of the flow's stage tree; what differs from ``params.yaml`` when
+the run starts is an override, and a run with overrides is a DVC experiment
+(``flows/runner.py``). The defaults are read when the flow module is imported: a
+served deployment shows the values of the moment it was (re)served, and the values a
+user submits are the values that run.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from tasks.common.params import Params, ParamsError, flatten, read_raw
+from tasks.common.tracking import PROJECT_ROOT
+
+
+class FormSection(BaseModel):
+    # Not strict: the UI sends JSON (an integer for a float field is fine); the merged
+    # parameters are checked by the strict schema before any work starts.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _current_raw() -> dict:
+    try:
+        return read_raw(PROJECT_ROOT / "params.yaml")
+    except ParamsError:
+        return {}  # the run itself reports the broken file, naming it
+
+
+def form_model(schema: type[BaseModel], values: dict, name: str) -> type[FormSection]:
+    """``schema`` with every field defaulting to ``values`` (nested models recursively)."""
+    fields: dict[str, Any] = {}
+    for key, info in schema.model_fields.items():
+        value = values.get(key) if isinstance(values, dict) else None
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sub = form_model(annotation, value or {}, f"{name}.{key}")
+            fields[key] = (sub, Field(default_factory=sub, description=f"params.yaml section {name}.{key}"))
+        else:
+            typed = Annotated[annotation, *info.metadata] if info.metadata else annotation
+            fields[key] = (typed, Field(default=value, description=info.description))
+    return create_model(name, __base__=FormSection, **fields)
+
+
+@functools.cache
+def top_form(top: str) -> type[FormSection]:
+    """One model for a whole top-level section (``ner`` or ``tags``; the pipeline flow's
+    form). Cached, so the flows that pass sections to each other share the classes."""
+    return form_model(Params.model_fields[top].annotation, _current_raw().get(top) or {}, top)
+
+
+def section_forms(top: str) -> dict[str, type[FormSection]]:
+    """The form models of one top-level section, one per subsection (``tags.sage``...)."""
+    return {key: info.annotation for key, info in top_form(top).model_fields.items()}
+
+
+def overrides_from(top: str, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The dotted keys whose chosen value differs from params.yaml now. A key params.yaml
+    lacks is kept, so that validation names it."""
+    def dump(value: Any) -> Any:
+        return value.model_dump() if isinstance(value, BaseModel) else value
+
+    wanted = flatten({top: {key: dump(value) for key, value in chosen.items()}})
+    current = flatten({top: _current_raw().get(top) or {}})
+    return {key: value for key, value in wanted.items() if key not in current or not _equal(current[key], value)}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equal values of the same kind (1 and 1.0 are the same number; True is not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs from the command line (``-S tags.sage.epochs=5``); values are
+    YAML, as in ``dvc exp run -S``."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ParamsError(f"-S {pair!r}: expected KEY=VALUE, e.g. tags.sage.epochs=5")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def chosen_values(top: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The flow's section arguments for params.yaml with ``overrides``, validated by the
+    schema first so that a bad key or value is reported naming it."""
+    from tasks.common.params import apply_overrides, validate_params
+
+    path = PROJECT_ROOT / "params.yaml"
+    raw = read_raw(path)
+    validate_params(raw, path)
+    raw = apply_overrides(raw, overrides)
+    validate_params(raw, f"{path} with overrides {overrides}")
+    return dict(raw[top])
+
+
+def add_set_option(parser) -> None:
+    parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                        help="override any parameter of params.yaml for this run, e.g. -S tags.sage.epochs=5 "
+                             "(a run with overrides is a DVC experiment: the workspace is not written)")

@@ -1,0 +1,153 @@
+"""Faults around a flow run, each asserting what the user sees and that nothing is lost:
+the flow process killed, the tracking server or the Prefect server away, params.yaml
+invalid (also when edited while a run waits in the queue)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.support import TINY_TAGS, make_project, run_ok, write_citeulike_slice
+
+pytestmark = pytest.mark.e2e
+FLOW = [sys.executable, "-m", "flows.tags"]
+
+
+@pytest.fixture
+def tags_project(tmp_path):
+    proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 2})
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    return proj, env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_until(cmd, proj, env, marker: str) -> subprocess.Popen:
+    """Start ``cmd`` in its own process group and return once it printed ``marker``."""
+    proc = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            return proc
+    raise AssertionError(f"{marker!r} never printed:\n{''.join(seen)[-3000:]}")
+
+
+def mlflow_runs(env):
+    import mlflow
+
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    return client, client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
+def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
+    proj, env = tags_project
+    proc = start_until(FLOW, proj, env, "Running stage 'train_sage'")
+    os.kill(proc.pid, signal.SIGKILL)  # the flow process itself ...
+    proc.wait(30)
+    time.sleep(1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # ... and what it started (the stage, Prefect's temporary server)
+    except ProcessLookupError:
+        pass
+    client, runs = mlflow_runs(env)
+    dead = next(r for r in runs if r.data.tags.get("kind") == "flow")
+    assert dead.info.status == "RUNNING"  # nobody could end it
+
+    nxt = run_ok(FLOW, proj, env, timeout=900)  # no "workspace busy": the lock died with its holder
+    assert "marked" in nxt.stdout + nxt.stderr and "MLflow run(s) of killed processes FAILED" in nxt.stdout + nxt.stderr
+    assert client.get_run(dead.info.run_id).info.status == "FAILED"
+    _, runs = mlflow_runs(env)
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    assert json.loads((proj / "metrics" / "tags.json").read_text())["concat"]["macro_f1"] >= 0
+
+
+def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):
+    proj, env = tags_project
+    uri = f"http://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    proc = subprocess.run(FLOW, cwd=proj, env={**env, "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True,
+                          timeout=60)
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0 and elapsed < 10, elapsed
+    assert f"MLflow tracking server {uri} is not reachable" in proc.stderr
+    assert not (proj / "metrics").exists() and "Running stage" not in proc.stdout
+
+
+def test_invalid_params_refuse_before_any_work_naming_the_key(tags_project):
+    proj, env = tags_project
+    text = (proj / "params.yaml").read_text().replace("  sage:\n    aggregator: mean", "  sage:\n    aggregator: median")
+    (proj / "params.yaml").write_text(text)
+    proc = subprocess.run(FLOW, cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "tags.sage.aggregator" in proc.stderr and "params.yaml" in proc.stderr
+    assert not (proj / "metrics").exists()
+
+
+QUEUED = """
+from pathlib import Path
+from flows.tags import tags_flow   # the served process imported the flow (and its form) earlier
+params = Path("params.yaml")
+params.write_text(params.read_text().replace("    epochs: 2", "    epochs: -4"))   # edited meanwhile
+tags_flow()                        # then the queued run starts
+"""
+
+
+def test_params_edited_invalid_while_a_run_is_queued(tags_project):
+    proj, env = tags_project
+    proc = subprocess.run([sys.executable, "-c", QUEUED], cwd=proj, env=env, capture_output=True, text=True,
+                          timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "tags.sage.epochs" in out and "greater than or equal to 1" in out
+    assert not (proj / "metrics").exists() and "Running stage" not in out
+
+
+def test_prefect_server_gone_mid_run(tags_project):
+    """The Prefect server dies while a stage runs. What happens: the stage (a DVC process)
+    runs to its end and its outputs are committed by DVC; the flow process cannot report
+    to Prefect and fails with a connection error, ending its MLflow run FAILED; the next
+    run finds that stage up to date and finishes the rest. The client's retries are cut
+    (Prefect's defaults kept the flow retrying for more than 3 minutes)."""
+    proj, env = tags_project
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=proj, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{api}/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "Prefect server did not start"
+                time.sleep(1)
+        flow_env = {**env, "PREFECT_API_URL": api, "PREFECT_CLIENT_MAX_RETRIES": "1", "PREFECT_API_REQUEST_TIMEOUT": "10"}
+        proc = start_until(FLOW, proj, flow_env, "Running stage 'train_sage'")
+        os.killpg(server.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        for group in (server.pid,):
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert proc.returncode != 0
+    assert api.removesuffix("/api") in out or "ConnectError" in out or "Connection refused" in out, out[-3000:]
+    client, runs = mlflow_runs(env)
+    flow_runs = [r for r in runs if r.data.tags.get("kind") == "flow"]
+    assert [r.info.status for r in flow_runs] == ["FAILED"]
+    status = run_ok([sys.executable, "-m", "dvc", "status", "train_sage"], proj, env).stdout
+    assert "train_sage" not in status  # the stage that was running finished and was committed
+    run_ok(FLOW, proj, env, timeout=900)  # without that server: a temporary one
+    assert (proj / "metrics" / "tags.json").is_file()

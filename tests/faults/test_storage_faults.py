@@ -1,0 +1,71 @@
+"""Storage faults: a full disk while a stage writes, a corrupted output in the workspace,
+a corrupted object in DVC's cache. Nothing half-written is kept or used."""
+import hashlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.support import TINY_TAGS, comparable_outputs, make_project, run_ok, write_citeulike_slice
+
+pytestmark = pytest.mark.e2e
+FLOW = [sys.executable, "-m", "flows.tags"]
+EMBEDDINGS = "data/prepared/tags/text_embeddings.npy"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    proj, env = make_project(tmp_path_factory.mktemp("storage"), {**TINY_TAGS, "tags.sage.epochs": 2})
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    run_ok([sys.executable, "-m", "dvc", "repro", "evaluate_tags"], proj, env, timeout=900)
+    return proj, env, comparable_outputs(proj)
+
+
+# The stage's own work under a real file-size limit (set once MLflow has opened its run,
+# so that only the stage's outputs meet it), as a full disk would stop it.
+DISK_FULL = """
+import resource
+from tasks.common.stage import run_stage
+from tasks.embed_text import work as stage_work
+
+def work(params, mlflow):
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    return stage_work(params, mlflow)
+
+run_stage("embed_text", work)
+"""
+
+
+def test_disk_full_while_writing_an_output(finished):
+    proj, env, reference = finished
+    proc = subprocess.run([sys.executable, "-c", DISK_FULL], cwd=proj, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "could not be written (File too large)" in last
+    assert "previous output, if any, is untouched" in last
+    assert comparable_outputs(proj) == reference  # the previous outputs are intact
+    assert not any(p.name.startswith(".") for p in (proj / "data" / "prepared").rglob("*"))
+
+
+def test_corrupted_output_in_the_workspace_is_recomputed(finished):
+    proj, env, reference = finished
+    target = proj / EMBEDDINGS
+    target.write_bytes(target.read_bytes()[:100])  # truncated
+    log = run_ok(FLOW, proj, env, timeout=900)
+    assert "Running stage 'embed_text'" in log.stdout + log.stderr or "checking out outputs" in log.stdout + log.stderr
+    assert comparable_outputs(proj) == reference
+
+
+def test_corrupted_object_in_the_dvc_cache_is_not_used(finished):
+    proj, env, reference = finished
+    lock = yaml.safe_load((proj / "dvc.lock").read_text())
+    md5 = next(o["md5"] for o in lock["stages"]["embed_text"]["outs"] if o["path"] == EMBEDDINGS)
+    obj = proj / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(obj.read_bytes()[:100])  # truncated in the cache
+    (proj / EMBEDDINGS).unlink()  # so the next run needs the cached copy
+    run_ok(FLOW, proj, env, timeout=900)
+    assert comparable_outputs(proj) == reference  # recomputed, not the truncated object
+    assert hashlib.md5(obj.read_bytes()).hexdigest() == md5  # and the cache is whole again

@@ -66,9 +66,12 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
         try:
             yield tmp
         except OSError as err:
-            if err.errno in _NO_ROOM:
-                raise OutputWriteError(err.errno, f"{target}: could not be written ({os.strerror(err.errno)}); "
-                                                  f"the previous output, if any, is untouched") from err
+            # numpy reports a short write ("6000 requested and 992 written") without an errno.
+            short_write = err.errno is None and "requested and" in str(err)
+            if err.errno in _NO_ROOM or short_write:
+                reason = os.strerror(err.errno) if err.errno else f"short write: {err}"
+                raise OutputWriteError(err.errno or errno.ENOSPC, f"{target}: could not be written ({reason}); "
+                                                                  f"the previous output, if any, is untouched") from err
             raise
         if not tmp.exists():
             raise RuntimeError(f"nothing was written for {target}")

@@ -74,16 +74,34 @@ def run_stage(stage: str, work: Callable[[Params, Any], Any]) -> None:
             log_plot_images(mlflow, stage)
             for path, folder in result.artifacts:
                 mlflow.log_artifact(str(path), artifact_path=folder)
-    except (DataError, ParamsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except OutputWriteError as err:
-        print(f"error: {err.strerror}", file=sys.stderr)
-        sys.exit(3)
+    except Exception as err:
+        expected = _expected_failure(err)
+        if expected is None:
+            raise
+        if expected is not err:  # e.g. a full disk that also stopped MLflow closing the run
+            print(f"(then: {type(err).__name__}: {str(err).splitlines()[0][:200]})", file=sys.stderr)
+        message = expected.strerror if isinstance(expected, OutputWriteError) else str(expected)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(3 if isinstance(expected, OutputWriteError) else 2)
     except KeyboardInterrupt:
         print(f"{stage} interrupted: no output was left half-written (each is written whole or not at all)",
               file=sys.stderr)
         sys.exit(130)
+
+
+def _expected_failure(err: BaseException) -> BaseException | None:
+    """Bad data, bad params or an output that could not be written, found in ``err`` or
+    the exceptions it was raised while handling."""
+    todo, visited = [err], set()
+    while todo:
+        seen = todo.pop(0)
+        if seen is None or id(seen) in visited:
+            continue
+        visited.add(id(seen))
+        if isinstance(seen, (DataError, ParamsError, OutputWriteError)):
+            return seen
+        todo += [seen.__cause__, seen.__context__]
+    return None
 
 
 def log_plot_images(mlflow: Any, stage: str) -> None:

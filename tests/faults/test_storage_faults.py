@@ -43,7 +43,7 @@ def test_disk_full_while_writing_an_output(finished):
                           timeout=300)
     assert proc.returncode == 3, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "could not be written (File too large)" in last
+    assert last.startswith("error: ") and "data/prepared/tags/text_embeddings.npy: could not be written" in last
     assert "previous output, if any, is untouched" in last
     assert comparable_outputs(proj) == reference  # the previous outputs are intact
     assert not any(p.name.startswith(".") for p in (proj / "data" / "prepared").rglob("*"))

@@ -12,6 +12,7 @@ user submits are the values that run.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -97,14 +98,22 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 def chosen_values(top: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """The flow's section arguments for params.yaml with ``overrides``, validated by the
     schema first so that a bad key or value is reported naming it."""
-    from tasks.common.params import apply_overrides, validate_params
+    from flows.workspace import resolve_params
 
-    path = PROJECT_ROOT / "params.yaml"
-    raw = read_raw(path)
-    validate_params(raw, path)
-    raw = apply_overrides(raw, overrides)
-    validate_params(raw, f"{path} with overrides {overrides}")
-    return dict(raw[top])
+    return getattr(resolve_params(overrides), top).model_dump()
+
+
+def run_cli(start) -> None:
+    """A flow's command line: ``start()`` parses and runs; an unreachable tracking server
+    (checked before Prefect starts, so it fails within seconds) or bad parameters end
+    with one line naming the URI or key."""
+    from tasks.common.tracking import TrackingUnavailable, check_tracking_server
+
+    try:
+        check_tracking_server()
+        start()
+    except (ParamsError, TrackingUnavailable) as err:
+        sys.exit(f"error: {err}")
 
 
 def add_set_option(parser) -> None:

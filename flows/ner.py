@@ -9,15 +9,12 @@ is needed: Prefect starts a temporary local one, MLflow writes to mlflow.db.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from prefect import flow, task
 
-from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, section_forms
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
-from tasks.common.params import ParamsError
-from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
 STAGES = ("prepare_ner", "train_ner")
 
@@ -58,16 +55,16 @@ def main() -> None:
     for name in ("epochs", "seed", "batch_size"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name, help=f"ner.train.{name}")
     args = parser.parse_args()
-    try:
+
+    def start() -> None:
         overrides = parse_sets(args.sets)
         if args.preset is not None:
             overrides["ner.model.preset"] = args.preset
         overrides.update({f"ner.train.{k}": getattr(args, k) for k in ("epochs", "seed", "batch_size")
                           if getattr(args, k) is not None})
-        check_tracking_server()  # before Prefect starts: fail within seconds
         ner_flow(**chosen_values("ner", overrides))
-    except (ParamsError, TrackingUnavailable) as err:
-        sys.exit(f"error: {err}")
+
+    run_cli(start)
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 
 from prefect import flow
 
-from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, top_form
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, top_form
 from flows.ner import ner_flow
 from flows.reporting import git_commit, publish_summary
 from flows.runner import PIPELINE_RUN
 from flows.tags import FEATURES, tags_flow
 from flows.workspace import workspace_lock
-from tasks.common.params import ParamsError
-from tasks.common.tracking import TrackingUnavailable, check_tracking_server, flow_run, log_metrics_tree
+from tasks.common.tracking import check_tracking_server, flow_run, log_metrics_tree
 
 EXPERIMENT = "pipeline"
 NerForm, TagsForm = top_form("ner"), top_form("tags")
@@ -60,12 +58,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=pipeline_flow.__doc__)
     add_set_option(parser)
     args = parser.parse_args()
-    try:
+
+    def start() -> None:
         overrides = parse_sets(args.sets)
-        check_tracking_server()  # before Prefect starts: fail within seconds
         pipeline_flow(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
-    except (ParamsError, TrackingUnavailable) as err:
-        sys.exit(f"error: {err}")
+
+    run_cli(start)
 
 
 if __name__ == "__main__":

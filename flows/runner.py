@@ -131,8 +131,9 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
     from tasks.common.params import flatten
 
     params = resolve_params(overrides)
-    check_tracking_server()
     outer = PIPELINE_RUN.get()
+    if outer is None:  # a pipeline's subflow: the pipeline checked it
+        check_tracking_server()
     experiment, parent = (outer[0], outer[1]) if outer else (name, None)
     tree = flatten({section: getattr(params, section).model_dump()})
     if overrides:

@@ -9,15 +9,12 @@ The parameters are the ``tags`` sections of params.yaml (``flows/forms.py``).
 from __future__ import annotations
 
 import argparse
-import sys
 
 from prefect import flow, task
 
-from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, section_forms
+from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
-from tasks.common.params import ParamsError
-from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
 FEATURES = ("text", "graphsage", "concat")
@@ -61,16 +58,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="tags.sage.epochs")
     parser.add_argument("--seed", type=int, help="tags.sampling.seed, tags.sage.seed and tags.evaluate.seed")
     args = parser.parse_args()
-    try:
+
+    def start() -> None:
         overrides = parse_sets(args.sets)
         if args.epochs is not None:
             overrides["tags.sage.epochs"] = args.epochs
         if args.seed is not None:
             overrides.update({f"tags.{s}.seed": args.seed for s in ("sampling", "sage", "evaluate")})
-        check_tracking_server()  # before Prefect starts: fail within seconds
         tags_flow(**chosen_values("tags", overrides))
-    except (ParamsError, TrackingUnavailable) as err:
-        sys.exit(f"error: {err}")
+
+    run_cli(start)
 
 
 if __name__ == "__main__":

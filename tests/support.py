@@ -117,11 +117,16 @@ def commit_data(proj: Path, env: dict, *folders: str) -> None:
         subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
 
 
+OUTPUT_FOLDERS = ("metrics", "plots", "artifacts", "data/prepared")  # where the stages write
+
+
+def output_files(proj: Path) -> list[Path]:
+    return [p for folder in OUTPUT_FOLDERS for p in sorted((proj / folder).rglob("*")) if p.is_file()]
+
+
 def workspace_bytes(proj: Path) -> dict[str, bytes]:
     """params.yaml, dvc.lock and every output in a workspace, byte for byte."""
-    files = [proj / "params.yaml", proj / "dvc.lock"]
-    for folder in ("metrics", "plots", "artifacts", "data/prepared"):
-        files += sorted(p for p in (proj / folder).rglob("*") if p.is_file())
+    files = [proj / "params.yaml", proj / "dvc.lock", *output_files(proj)]
     return {str(p.relative_to(proj)): p.read_bytes() for p in files}
 
 
@@ -151,16 +156,15 @@ def comparable_outputs(proj: Path) -> dict[str, Any]:
     (what they predict is in the predictions files). A file that cannot be read whole
     (half-written) shows as "<unreadable>"."""
     out: dict[str, Any] = {}
-    for folder in ("metrics", "plots", "artifacts", "data/prepared"):
-        for p in sorted((proj / folder).rglob("*")):
-            if not p.is_file() or p.suffix == ".keras":
-                continue
-            try:
-                out[str(p.relative_to(proj))] = _without_wall_clock(p, p.read_bytes())
-            except FileNotFoundError:
-                continue  # removed while listed (DVC clears a stage's outputs before it runs)
-            except (OSError, ValueError):
-                out[str(p.relative_to(proj))] = "<unreadable>"
+    for p in output_files(proj):
+        if p.suffix == ".keras":
+            continue
+        try:
+            out[str(p.relative_to(proj))] = _without_wall_clock(p, p.read_bytes())
+        except FileNotFoundError:
+            continue  # removed while listed (DVC clears a stage's outputs before it runs)
+        except (OSError, ValueError):
+            out[str(p.relative_to(proj))] = "<unreadable>"
     return out
 
 

@@ -1,19 +1,30 @@
 """Flow runs with overrides are DVC experiments.
 
 ``dvc exp run --temp -n NAME -S key=value ... TARGET`` runs the stages in a temporary
-copy of the repository (under ``.dvc/tmp/exps``), sharing the DVC cache and run cache,
-and keeps the result as a git ref (``refs/exps/...``): ``params.yaml``, ``dvc.lock``
-and the outputs in the workspace are never written, so the user can keep editing while
-the run goes, and several override runs can go at once. ``dvc exp show`` tables them,
-``dvc exp apply NAME`` adopts one, ``dvc exp push origin NAME`` shares it.
+copy of the repository, sharing the DVC cache and run cache, and keeps the result as a
+git ref (``refs/exps/...``). ``dvc exp show`` tables them, ``dvc exp apply NAME`` adopts
+one, ``dvc exp push origin NAME`` shares it.
+
+Why not in the workspace itself: even with ``--temp``, DVC first stashes the workspace's
+uncommitted changes, writes the overrides into the workspace's ``params.yaml``, commits
+that to its stash and ``git reset --hard``s back (``dvc/repo/experiments/queue/base.py``,
+``_stash_exp``). For that moment ``params.yaml`` and ``dvc.lock`` are not the user's, and
+an edit made then is lost. So the experiment starts in a private clone
+(:func:`private_clone`: HEAD plus the workspace's uncommitted tracked changes, the same
+state DVC would stash) that uses the workspace's DVC cache, and only its finished ref
+is fetched into the workspace repository. ``params.yaml``, ``dvc.lock`` and the outputs
+in the workspace are never written; several override runs can go at once.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import shutil
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from tasks.common.tracking import EXPERIMENT_ENV, PROJECT_ROOT  # the stage runs tag their MLflow runs with it
 
@@ -27,13 +38,16 @@ def set_options(overrides: dict[str, Any]) -> list[str]:
     return options
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True)
+def _git(*args: str, cwd: Path = PROJECT_ROOT, check: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
+    return proc
 
 
-def experiment_refs() -> dict[str, str]:
-    """Every experiment of this repository: name -> ref."""
-    out = _git("for-each-ref", "--format=%(refname)", "refs/exps").stdout
+def experiment_refs(repo: Path = PROJECT_ROOT) -> dict[str, str]:
+    """Every experiment of a repository: name -> ref."""
+    out = _git("for-each-ref", "--format=%(refname)", "refs/exps", cwd=repo).stdout
     return {ref.rsplit("/", 1)[-1]: ref for ref in out.split() if ref.count("/") >= 4}
 
 
@@ -57,6 +71,55 @@ def experiment_name(flow: str) -> str:
 
 def experiment_command(name: str, overrides: dict[str, Any], target: str) -> list[str]:
     return [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", name, *set_options(overrides), target]
+
+
+def _dvc_cache_dir() -> Path:
+    """The workspace's DVC cache folder, as its own config (and config.local) sets it."""
+    from dvc.repo import Repo
+
+    with Repo(str(PROJECT_ROOT)) as repo:
+        return Path(repo.cache.local_cache_dir)
+
+
+@contextlib.contextmanager
+def private_clone(name: str) -> Iterator[Path]:
+    """A throw-away clone of the workspace for one experiment (under ``.dvc/tmp``, which
+    git and DVC ignore): HEAD, plus every tracked file that differs from HEAD copied from
+    the workspace (or removed), with the workspace's DVC cache as its cache. Removed on
+    exit."""
+    base = PROJECT_ROOT / ".dvc" / "tmp" / "gnn-exps" / name
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    clone = base / "repo"
+    try:
+        head = _git("rev-parse", "HEAD", check=True).stdout.strip()
+        _git("clone", "-q", "--shared", "--no-checkout", str(PROJECT_ROOT), str(clone), check=True)
+        _git("checkout", "-q", "--detach", head, cwd=clone, check=True)
+        changed = _git("diff", "HEAD", "--name-only", "--no-renames", "-z", check=True).stdout.split("\0")
+        for rel in filter(None, changed):
+            source, dest = PROJECT_ROOT / rel, clone / rel
+            if source.is_file():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, dest)
+            elif dest.is_file():
+                dest.unlink()
+        # The site cache outside the clone: DVC copies the repository for --temp, and
+        # a site cache inside it breaks that copy.
+        (clone / ".dvc" / "config.local").write_text(
+            f"[core]\n    site_cache_dir = {base / 'site'}\n[cache]\n    dir = {_dvc_cache_dir()}\n")
+        yield clone
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def fetch_experiment(clone: Path, name: str) -> str:
+    """Bring the finished experiment ``name`` from ``clone`` into the workspace
+    repository (its commit and ref; outputs are already in the shared cache)."""
+    ref = experiment_refs(clone).get(name)
+    if ref is None:
+        raise RuntimeError(f"dvc exp run finished but left no experiment named {name}")
+    _git("fetch", "-q", str(clone), f"+{ref}:{ref}", check=True)
+    return ref
 
 
 def read_from_experiment(ref: str, path: str) -> str:

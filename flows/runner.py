@@ -38,12 +38,12 @@ def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
     return env
 
 
-def _stream(cmd: list[str], env: dict[str, str], what: str) -> None:
+def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_ROOT) -> None:
     """Run a DVC command, mirroring its output into the Prefect log (and training
     epochs as a progress artifact); a failure raises with the output's tail."""
     logger = get_run_logger()
     logger.info("running %s", " ".join(cmd[2:]))
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     tail: list[str] = []
     progress, stage = None, what
@@ -71,10 +71,13 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
 
 
 @task(task_run_name="dvc exp run {name}")
-def dvc_experiment(name: str, overrides: dict[str, Any], target: str, parent_run_id: str, experiment: str) -> None:
-    """Run the stages up to ``target`` as the DVC experiment ``name``, outside the workspace."""
+def dvc_experiment(name: str, overrides: dict[str, Any], target: str, parent_run_id: str, experiment: str) -> str:
+    """Run the stages up to ``target`` as the DVC experiment ``name`` in a private clone
+    of the workspace; returns the experiment's ref, now in the workspace repository."""
     env = {**stage_env(parent_run_id, experiment), experiments.EXPERIMENT_ENV: name}
-    _stream(experiments.experiment_command(name, overrides, target), env, f"experiment {name}")
+    with experiments.private_clone(name) as clone:
+        _stream(experiments.experiment_command(name, overrides, target), env, f"experiment {name}", cwd=clone)
+        return experiments.fetch_experiment(clone, name)
 
 
 def stale_stages(stages: tuple[str, ...]) -> set[str] | None:
@@ -179,10 +182,7 @@ def _run_experiment(name, stages, overrides, metrics_file, experiment, parent, t
     with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
         mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(overrides), "dvc_experiment": exp_name,
                          "reproduce": reproduce_command(overrides, stages[-1], commit)})
-        dvc_experiment(exp_name, overrides, stages[-1], run.info.run_id, experiment)
-        ref = experiments.experiment_refs().get(exp_name)
-        if ref is None:
-            raise RuntimeError(f"dvc exp run finished but left no experiment named {exp_name}")
+        ref = dvc_experiment(exp_name, overrides, stages[-1], run.info.run_id, experiment)
         mlflow.set_tag("dvc_experiment_ref", ref)
         metrics = json.loads(experiments.read_from_experiment(ref, metrics_file))
         log_metrics_tree(mlflow, metrics)

@@ -130,6 +130,47 @@ def workspace_bytes(proj: Path) -> dict[str, bytes]:
     return {str(p.relative_to(proj)): p.read_bytes() for p in files}
 
 
+def differing(seen: dict, reference: dict) -> list[str]:
+    """The paths whose content differs, or that one side lacks: assertion messages that
+    name files instead of printing their bytes."""
+    missing = object()
+    return sorted(k for k in seen.keys() | reference.keys() if seen.get(k, missing) != reference.get(k, missing))
+
+
+class WorkspaceWatcher:
+    """While its block runs, reads params.yaml, dvc.lock and every output of ``proj``
+    over and over (as fast as it can) and records each path found differing from what
+    it held when the block began, or missing."""
+
+    def __init__(self, proj: Path):
+        import threading
+
+        self.proj, self.before = proj, workspace_bytes(proj)
+        self.changed: set[str] = set()
+        self.reads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for rel, data in self.before.items():
+                try:
+                    if (self.proj / rel).read_bytes() != data:
+                        self.changed.add(rel)
+                except OSError:
+                    self.changed.add(rel)
+            self.reads += 1
+
+    def __enter__(self) -> "WorkspaceWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self.changed.update(differing(workspace_bytes(self.proj), self.before))
+
+
 WALL_CLOCK = ("second", "time", "per_s")  # keys and columns that measure time, not results
 
 

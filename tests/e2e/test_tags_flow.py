@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_TAGS, commit_data, make_project, run_ok, workspace_bytes, write_citeulike_slice
+from tests.support import TINY_TAGS, WorkspaceWatcher, commit_data, make_project, run_ok, write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 
@@ -76,10 +76,13 @@ def test_tags_flow_end_to_end(tmp_path):
 
     # A run with overrides is a DVC experiment: the workspace is not written, the
     # experiment holds its metrics, MLflow names it, and the registry is not touched.
-    before = workspace_bytes(proj)
-    exp = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "3", "-S", "tags.sage.sample_sizes=[3, 2]"],
-                 proj, env, timeout=900)
-    assert workspace_bytes(proj) == before
+    # DVC's own `exp run --temp` writes the overrides into the workspace's params.yaml
+    # for a moment (it stashes through the workspace); a watcher reading the workspace
+    # without pause all the while would catch that.
+    with WorkspaceWatcher(proj) as watcher:
+        exp = run_ok([sys.executable, "-m", "flows.tags", "--epochs", "3", "-S", "tags.sage.sample_sizes=[3, 2]"],
+                     proj, env, timeout=900)
+    assert watcher.changed == set() and watcher.reads > 100
     (flow_exp,) = client.search_runs([parent.info.experiment_id], "tags.kind = 'flow' and tags.dvc_experiment != ''")
     name = flow_exp.data.tags["dvc_experiment"]
     assert f"dvc exp apply {name}" in exp.stdout + exp.stderr

@@ -28,11 +28,9 @@ install: $(BIN)/.installed
 data: install
 	$(BIN)/dvc pull data/raw/conll2003.dvc data/raw/citeulike-t.dvc
 
-# With `make ui` running, the run goes to its Prefect server (and shows in its UI);
-# otherwise Prefect starts a temporary one.
+# With `make ui` running, the flow uses its Prefect server (and shows in its UI);
+# otherwise Prefect starts a temporary one (flows/forms.py: run_cli).
 run: data
-	api=$$($(BIN)/python -m flows.ui api-url); \
-	if [ -n "$$api" ]; then export PREFECT_API_URL=$$api; echo "using the Prefect server at $$api"; fi; \
 	$(BIN)/python -m flows.pipeline
 
 test: data browser

@@ -73,10 +73,27 @@ def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, 
 
 def log_plots_page(mlflow) -> None:
     """The HTML page `dvc plots show` renders, into the flow's MLflow run (each stage's
-    run already holds PNG images of its own plots)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        html = Path(tmp) / "dvc_plots"
-        proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)], cwd=PROJECT_ROOT,
-                              capture_output=True, text=True)
-        if proc.returncode == 0 and (html / "index.html").is_file():
-            mlflow.log_artifacts(str(html), artifact_path="dvc_plots")
+    run already holds PNG images of its own plots). The page depends only on dvc.yaml
+    and the plot files, whose hashes dvc.lock holds: it is rendered once per (dvc.yaml,
+    dvc.lock) and kept under ``.cache/plots-page/``, so a cached run does not start
+    DVC to draw the same page again."""
+    import hashlib
+
+    key = hashlib.md5()
+    for name in ("dvc.yaml", "dvc.lock"):
+        path = PROJECT_ROOT / name
+        key.update(path.read_bytes() if path.is_file() else b"")
+    page = PROJECT_ROOT / ".cache" / "plots-page" / key.hexdigest()
+    if not (page / "index.html").is_file():
+        page.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=page.parent) as tmp:
+            html = Path(tmp) / "page"
+            proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)],
+                                  cwd=PROJECT_ROOT, capture_output=True, text=True)
+            if proc.returncode != 0 or not (html / "index.html").is_file():
+                return
+            try:
+                html.rename(page)  # whole pages only
+            except OSError:
+                pass  # a concurrent run put the same page there first
+    mlflow.log_artifacts(str(page), artifact_path="dvc_plots")

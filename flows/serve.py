@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 
-DEPLOYMENTS = ("ner", "tags", "pipeline")
-
 
 def main() -> None:
     from prefect import serve

@@ -131,9 +131,12 @@ def deployment_names() -> set[str]:
     return {row["name"] for row in rows}
 
 
-def _ready(service: Service) -> bool:
-    from flows.serve import DEPLOYMENTS
+# The deployments flows/serve.py serves (named here, not imported from it: the flows
+# import this module to find a running server).
+DEPLOYMENTS = ("ner", "tags", "pipeline")
 
+
+def _ready(service: Service) -> bool:
     try:
         if service.name == "prefect-server":
             return _get(f"{prefect_api()}/health") == b"true"

@@ -28,9 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
-from mlflow.models import ModelSignature
-from mlflow.types.schema import Array, ColSpec, Schema
 
 from tasks.common import paths
 from tasks.common.files import DataError, tree_digest
@@ -77,13 +74,21 @@ def latest_version(name: str) -> Any | None:
     return max(versions, key=lambda v: int(v.version), default=None)
 
 
-def signature(columns: dict[str, Any]) -> ModelSignature:
-    """The input schema (column name -> MLflow type), so MLflow checks inputs."""
-    return ModelSignature(inputs=Schema([ColSpec(kind, name) for name, kind in columns.items()]))
+def signature(columns: dict[str, str]) -> Any:
+    """The input schema (column name -> MLflow type, or ``array<type>``), so MLflow
+    checks inputs. MLflow's model modules are imported here, not at the top: a cached
+    flow run only compares hashes and should not pay for them."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    def kind(spec: str):
+        return Array(spec[6:-1]) if spec.startswith("array<") else spec
+
+    return ModelSignature(inputs=Schema([ColSpec(kind(spec), name) for name, spec in columns.items()]))
 
 
 def register(name: str, code: Path, files: dict[str, Path], needs: tuple[str, ...], run_id: str | None = None,
-             hint: str = "", inputs: dict[str, Any] | None = None) -> tuple[int, bool]:
+             hint: str = "", inputs: dict[str, str] | None = None) -> tuple[int, bool]:
     """Log ``code`` (a models-from-code file) with ``files`` as its artifacts (in run
     ``run_id`` when given) and register it as ``name``, unless the latest version has
     the same content. Returns (version, whether it is new)."""
@@ -132,7 +137,7 @@ def register_tags(run_id: str | None = None) -> tuple[int, bool]:
     from tasks.tags.inference import TRAIN_HINT, TagModelFiles
 
     return register(TAGS_NAME, HERE / "tags_pyfunc.py", TagModelFiles().as_dict(), TAGS_REQUIREMENTS, run_id,
-                    TRAIN_HINT, {"text": "string", "lists": Array("string")})
+                    TRAIN_HINT, {"text": "string", "lists": "array<string>"})
 
 
 def load_registered(name: str, version: str = "latest") -> Any:
@@ -156,11 +161,15 @@ def load_registered(name: str, version: str = "latest") -> Any:
 
 
 def predict_registered_ner(text: str, version: str = "latest") -> list[tuple[str, str]]:
+    import pandas as pd
+
     out = load_registered(NER_NAME, version).predict(pd.DataFrame({"text": [text]}))
     return [(e["type"], e["text"]) for e in out["entities"][0]]
 
 
 def predict_registered_tags(text: str, lists: list[str], version: str = "latest"):
+    import pandas as pd
+
     from tasks.tags.inference import TagPrediction
 
     row = load_registered(TAGS_NAME, version).predict(pd.DataFrame({"text": [text], "lists": [list(lists)]})).iloc[0]

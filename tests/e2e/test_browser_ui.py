@@ -96,6 +96,14 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     shown = run_ok([sys.executable, "-m", "dvc", "exp", "show", "--md"], proj, env).stdout
     assert exp_run.data.tags["dvc_experiment"] in shown
 
+    # A flow started from the command line while the UI runs uses its Prefect server
+    # (no temporary one), so the run shows in the UI.
+    cli = run_ok([sys.executable, "-m", "flows.tags"], proj, env, timeout=600)
+    assert f"using the Prefect server at {prefect_api}" in cli.stdout
+    runs = api(f"{prefect_api}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})
+    assert runs[0]["state"]["type"] == "COMPLETED" and runs[0]["deployment_id"] is None
+    assert runs[0]["name"] in cli.stdout + cli.stderr
+
     shots = Path(os.environ.get("GNN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
     shots.mkdir(parents=True, exist_ok=True)
     with browser_page() as page:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import urllib.request
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -112,31 +111,18 @@ def run_cli(start) -> None:
     server has to start: ~5 s saved); otherwise Prefect starts a temporary one."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from flows.ui import running_prefect_api
     from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
     try:
         check_tracking_server()
-        api = None if PREFECT_API_URL.value() else running_ui_api()
+        api = None if PREFECT_API_URL.value() else running_prefect_api()
         if api:
             print(f"using the Prefect server at {api} (make ui)")
         with temporary_settings({PREFECT_API_URL: api} if api else {}):
             start()
     except (ParamsError, TrackingUnavailable) as err:
         sys.exit(f"error: {err}")
-
-
-def running_ui_api() -> str | None:
-    """The API URL of this project's ``make ui`` Prefect server, if it runs and answers."""
-    from flows import ui
-
-    if ui.running_pid(ui.services()[0]) is None:
-        return None
-    api = ui.prefect_api()
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=2) as reply:
-            return api if reply.status == 200 else None
-    except OSError:
-        return None
 
 
 def add_set_option(parser) -> None:

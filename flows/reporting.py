@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from tasks.common.tracking import PROJECT_ROOT, tracking_uri
@@ -79,21 +77,19 @@ def log_plots_page(mlflow) -> None:
     DVC to draw the same page again."""
     import hashlib
 
+    from tasks.common.files import atomic_path
+
     key = hashlib.md5()
     for name in ("dvc.yaml", "dvc.lock"):
         path = PROJECT_ROOT / name
         key.update(path.read_bytes() if path.is_file() else b"")
     page = PROJECT_ROOT / ".cache" / "plots-page" / key.hexdigest()
     if not (page / "index.html").is_file():
-        page.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=page.parent) as tmp:
-            html = Path(tmp) / "page"
-            proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True)
-            if proc.returncode != 0 or not (html / "index.html").is_file():
-                return
-            try:
-                html.rename(page)  # whole pages only
-            except OSError:
-                pass  # a concurrent run put the same page there first
-    mlflow.log_artifacts(str(page), artifact_path="dvc_plots")
+        try:
+            with atomic_path(page) as html:  # whole pages only
+                subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(html)],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+        except (subprocess.CalledProcessError, RuntimeError):  # DVC failed or wrote nothing
+            return
+    if (page / "index.html").is_file():
+        mlflow.log_artifacts(str(page), artifact_path="dvc_plots")

@@ -4,7 +4,6 @@ deployments (flows/serve.py), all bound to 127.0.0.1, all state inside the proje
     python -m flows.ui start     # make ui
     python -m flows.ui status
     python -m flows.ui stop      # make ui-stop
-    python -m flows.ui api-url   # the running server's API URL, or nothing
 
 Every process is started in its own session; its pid and start time go to ``.ui/*.pid``
 and its output to ``.ui/logs/*.log``. ``stop`` signals exactly those process groups and
@@ -147,6 +146,13 @@ def _ready(service: Service) -> bool:
         return False
 
 
+def running_prefect_api() -> str | None:
+    """The API URL of the Prefect server `make ui` started, if it still runs and answers
+    (flow command lines use it instead of starting a temporary server)."""
+    server = services()[0]
+    return prefect_api() if running_pid(server) is not None and _ready(server) else None
+
+
 def _log_tail(service: Service, lines: int = 20) -> str:
     try:
         return "\n".join(service.log_file.read_text(errors="replace").splitlines()[-lines:])
@@ -248,12 +254,8 @@ def status() -> int:
 
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"start", "stop", "status", "api-url"}:
-        sys.exit("usage: python -m flows.ui start|stop|status|api-url")
-    if command == "api-url":  # for `make run`: use the running server, so its runs show in the UI
-        if running_pid(services()[0]):
-            print(prefect_api())
-        return
+    if command not in {"start", "stop", "status"}:
+        sys.exit("usage: python -m flows.ui start|stop|status")
     try:
         if command == "start":
             start()

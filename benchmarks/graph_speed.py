@@ -4,9 +4,13 @@
    against a straightforward reference (Python set intersections over every candidate
    pair of articles that share a list) on the same data, with identical results checked;
    for the configured list-size cutoff and for the full graph.
-2. GraphSAGE: training throughput (target nodes/s) on the RWR sample, time to embed
-   every article, peak memory; set beside Neo4j GDS's recorded 79.4 s training /
-   70.1 s writing on the 55k-article Medium graph (another machine and data set).
+2. GraphSAGE, for the gds and default presets: training time and throughput (target
+   nodes/s), time to embed every article, peak memory; set beside Neo4j GDS's recorded
+   79.4 s training / 70.1 s writing on the 55k-article Medium graph (another machine
+   and data set).
+3. The parameter-free propagation features [X, ÂX, Â²X]: time on the full graph.
+
+Runs under any Keras backend: ``KERAS_BACKEND=jax python benchmarks/graph_speed.py``.
 
     python benchmarks/graph_speed.py            # needs `dvc repro sample_graph embed_text`
 """
@@ -71,15 +75,32 @@ def projection_rows(max_list_size: int) -> dict:
             "speedup": reference / ours, "identical_pairs_and_scores": bool(same)}
 
 
-def sage_row() -> dict:
+def sage_row(preset: str) -> dict:
+    from models.graphsage import resolve_config
     from tasks.common.params import load_params
     from tasks.tags.sage import fit_and_embed
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    *_, stats = fit_and_embed(load_params().tags.sage)
+    *_, stats = fit_and_embed(resolve_config(preset), load_params().tags.evaluate.seeds[0])
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats["rss_before_mb"] = before
-    return stats
+    return {"preset": preset, **stats}
+
+
+def propagation_row() -> dict:
+    import numpy as np
+
+    from tasks.common.params import load_params
+    from tasks.tags.graph_io import load_graph
+    from tasks.tags.propagation import propagate
+
+    hops = load_params().tags.propagation.hops
+    g, _ = load_graph(Path("data/prepared/tags/graph.npz"))
+    x = np.load("data/prepared/tags/text_embeddings.npy")
+    t0 = time.perf_counter()
+    features = propagate(g.adj, x, hops)
+    return {"hops": hops, "articles": int(g.n), "edges": int(g.adj.nnz // 2), "dim": int(features.shape[1]),
+            "seconds": time.perf_counter() - t0}
 
 
 def main() -> None:
@@ -89,12 +110,13 @@ def main() -> None:
         sys.exit("error: run `dvc repro sample_graph embed_text` first")
     configured = load_params().tags.projection.max_list_size
     rows = [projection_rows(configured)] + ([projection_rows(0)] if configured else [])
-    sage = sage_row()
+    sage = [sage_row(preset) for preset in ("gds", "default")]
+    propagation = propagation_row()
     import keras
 
     result = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
               "backend": keras.backend.backend(), "command": " ".join([Path(sys.executable).name] + sys.argv),
-              "projection": rows, "graphsage": sage,
+              "projection": rows, "graphsage": sage, "propagation": propagation,
               "gds_reference": {"train_s": 79.4, "write_s": 70.1, "articles": 54933,
                                 "note": "Neo4j GDS on the Medium graph, another machine"}}
     out = ROOT / "benchmarks" / "results" / "graph_speed.json"
@@ -104,10 +126,15 @@ def main() -> None:
     for r in rows:
         print(f"| max_list_size={r['max_list_size']} | {r['ordered_pairs']:,} | {r['ours_s']:.2f} | "
               f"{r['reference_s']:.1f} | {r['speedup']:.0f}x | {r['identical_pairs_and_scores']} |")
-    print(f"\nGraphSAGE: {sage['sample_nodes']} sampled nodes, {sage['epochs_run']} epochs in {sage['train_seconds']:.1f} s "
-          f"({sage['train_target_nodes_per_s']:.0f} target nodes/s); embedded {sage['embedded_nodes']} articles in "
-          f"{sage['embed_seconds']:.1f} s; peak RSS {sage['peak_rss_mb']:.0f} MB. "
-          f"GDS (Medium, 54,933 articles, other machine): 79.4 s training, 70.1 s writing.")
+    print(f"\n| GraphSAGE ({result['backend']}) | trained on | epochs | train s | target nodes/s | embed s "
+          f"(articles) | peak RSS MB |\n|---|---|---|---|---|---|---|")
+    for r in sage:
+        print(f"| {r['preset']} | {r['train_nodes']:,} | {r['epochs_run']} | {r['train_seconds']:.1f} | "
+              f"{r['train_target_nodes_per_s']:.0f} | {r['embed_seconds']:.1f} ({r['embedded_nodes']:,}) | "
+              f"{r['peak_rss_mb']:.0f} |")
+    print("| GDS (Medium, 54,933 articles, other machine) | | | 79.4 | | 70.1 (write) | |")
+    print(f"\npropagation [X, ÂX, ..., Â^{propagation['hops']}X] over {propagation['edges']:,} edges: "
+          f"{propagation['seconds']:.2f} s, no training")
     print(f"written {out}")
 
 

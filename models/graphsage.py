@@ -16,23 +16,69 @@ random walk and a negative n drawn with probability ~ degree^0.75,
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import keras
 from keras import layers, ops
 
 
+@dataclass(frozen=True)
+class SageConfig:
+    """Architecture and training of one GraphSAGE run (what a preset fixes)."""
+
+    aggregator: str = "mean"
+    activation: str = "relu"
+    concat: bool = False
+    output_activation: bool = True
+    sample_sizes: tuple[int, ...] = (10, 10)
+    embedding_dimension: int = 256
+    search_depth: int = 15
+    negatives: str = "paired"
+    negative_sample_weight: float = 20.0
+    temperature: float = 1.0
+    train_on: str = "sample"
+    learning_rate: float = 0.001
+    batch_size: int = 64
+    epochs: int = 20
+    max_iterations: int = 0
+    tolerance: float = 0.0001
+
+
+PRESETS: dict[str, SageConfig] = {
+    # The original: GDS graphSage.train defaults as the seed notebook sets them.
+    "gds": SageConfig(),
+    # Ours, each change chosen on the validation split (README, "A GraphSAGE that learns"):
+    # self/neighbour weights, a linear last layer, every batch negative at weight 1 with
+    # sharper scores, positives from 2-step walks (near neighbours), the whole graph.
+    "default": SageConfig(concat=True, output_activation=False, negatives="batch", negative_sample_weight=1.0,
+                          temperature=0.1, search_depth=2, train_on="graph", tolerance=0.0),
+}
+
+
+def resolve_config(preset: str, **overrides) -> SageConfig:
+    """The preset with the non-None overrides applied."""
+    changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(PRESETS[preset], **changes)
+
+
 @keras.saving.register_keras_serializable(package="gnn")
 class SageLayer(layers.Layer):
-    def __init__(self, units: int, aggregator: str = "mean", activation: str = "relu", **kwargs):
+    def __init__(self, units: int, aggregator: str = "mean", activation: str = "relu", concat: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         if aggregator not in ("mean", "pool"):
             raise ValueError(f"aggregator must be 'mean' or 'pool', got {aggregator!r}")
-        self.units, self.aggregator = units, aggregator
+        self.units, self.aggregator, self.concat = units, aggregator, concat
         self.activation = keras.activations.get(activation)
 
     def build(self, features_shape, neighbours_shape=None):
         d = int(features_shape[-1])
-        if self.aggregator == "mean":
+        if self.aggregator == "mean" and not self.concat:
             self.kernel = self.add_weight(name="kernel", shape=(d, self.units), initializer="glorot_uniform")
+        elif self.aggregator == "mean":
+            self.self_kernel = self.add_weight(name="self_kernel", shape=(d, self.units), initializer="glorot_uniform")
+            self.neigh_kernel = self.add_weight(name="neigh_kernel", shape=(d, self.units), initializer="glorot_uniform")
         else:
             self.pool_kernel = self.add_weight(name="pool_kernel", shape=(d, d), initializer="glorot_uniform")
             self.pool_bias = self.add_weight(name="pool_bias", shape=(d,), initializer="zeros")
@@ -41,6 +87,9 @@ class SageLayer(layers.Layer):
 
     def call(self, features, neighbours):
         """features (..., d) of the nodes, neighbours (..., S, d) of their samples -> (..., units)."""
+        if self.aggregator == "mean" and self.concat:
+            mean = ops.mean(neighbours, axis=-2)
+            return self.activation(ops.matmul(features, self.self_kernel) + ops.matmul(mean, self.neigh_kernel))
         if self.aggregator == "mean":
             s = ops.cast(ops.shape(neighbours)[-2], features.dtype)
             mean = (features + ops.sum(neighbours, axis=-2)) / (s + 1.0)
@@ -49,31 +98,55 @@ class SageLayer(layers.Layer):
         return self.activation(ops.matmul(features, self.self_kernel) + ops.matmul(pooled, self.neigh_kernel))
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "aggregator": self.aggregator,
+        return {**super().get_config(), "units": self.units, "aggregator": self.aggregator, "concat": self.concat,
                 "activation": keras.activations.serialize(self.activation)}
 
 
 def build_encoder(feature_dim: int, sample_sizes: list[int], embedding_dimension: int, aggregator: str = "mean",
-                  activation: str = "relu") -> keras.Model:
-    """Inputs ``level0 .. levelK`` (features of the sampled tree) -> L2-normalised (B, dim)."""
+                  activation: str = "relu", concat: bool = False, output_activation: bool = True) -> keras.Model:
+    """Inputs ``level0 .. levelK`` (features of the sampled tree) -> L2-normalised (B, dim).
+
+    ``output_activation=False`` leaves the last layer linear, as the paper's reference
+    code does. Why it matters: with ReLU on the last layer every embedding is
+    non-negative, so after L2 normalisation z_u . z_n >= 0 and the negative term
+    -log sigma(-z_u . z_n) can never fall below log 2: with weight Q the loss has a floor
+    of Q log 2 (13.9 for Q = 20) that training keeps pushing against by making
+    embeddings sparse and mutually orthogonal, which throws away the text signal."""
     # level k holds (S0, ..., S_{k-1}, f): the k-hop samples of each target.
     levels = [keras.Input(tuple(sample_sizes[:k]) + (feature_dim,), name=f"level{k}")
               for k in range(len(sample_sizes) + 1)]
     h = list(levels)
     for k in range(len(sample_sizes)):
-        layer = SageLayer(embedding_dimension, aggregator, activation, name=f"sage_{k}")
+        last = k == len(sample_sizes) - 1
+        act = activation if output_activation or not last else "linear"
+        layer = SageLayer(embedding_dimension, aggregator, act, concat, name=f"sage_{k}")
         h = [layer(h[j], h[j + 1]) for j in range(len(h) - 1)]
     z = layers.UnitNormalization(axis=-1, name="l2_normalise")(h[0])
     return keras.Model(levels, z, name="graphsage_encoder")
 
 
-def build_trainer(encoder: keras.Model) -> keras.Model:
-    """Wraps the encoder for the unsupervised loss: inputs u*/pos*/neg* trees -> (B, 2)
-    scores [z_u . z_pos, z_u . z_neg]."""
+def build_trainer(encoder: keras.Model, negatives: str = "paired", temperature: float = 1.0) -> keras.Model:
+    """Wraps the encoder for the unsupervised loss: inputs u*/pos*/neg* trees -> scores
+    (B, 1 + N): column 0 is z_u . z_pos, the rest z_u . z_neg for N negatives.
+
+    ``paired`` (GDS): target i meets only negative i (N = 1). ``batch``: every target
+    meets every negative of the batch (N = B), the same expected loss with B times the
+    negative samples per step: far less noise in each step's gradient.
+
+    Scores are divided by ``temperature``: dot products of unit vectors lie in [-1, 1],
+    where the sigmoid is nearly linear, so at temperature 1 (GDS) the loss barely
+    distinguishes a good embedding from a poor one; a lower temperature sharpens it."""
+    if negatives not in ("paired", "batch"):
+        raise ValueError(f"negatives must be 'paired' or 'batch', got {negatives!r}")
     trees = {role: [keras.Input(t.shape[1:], name=f"{role}{k}") for k, t in enumerate(encoder.inputs)]
              for role in ("u", "pos", "neg")}
     z = {role: encoder(inputs) for role, inputs in trees.items()}
-    scores = ops.stack([ops.sum(z["u"] * z["pos"], axis=-1), ops.sum(z["u"] * z["neg"], axis=-1)], axis=-1)
+    pos = ops.sum(z["u"] * z["pos"], axis=-1, keepdims=True)
+    if negatives == "paired":
+        neg = ops.sum(z["u"] * z["neg"], axis=-1, keepdims=True)
+    else:
+        neg = ops.matmul(z["u"], ops.transpose(z["neg"]))
+    scores = ops.concatenate([pos, neg], axis=-1) / float(temperature)
     flat = {t.name: t for tree in trees.values() for t in tree}
     return keras.Model(flat, scores, name="graphsage_unsupervised")
 
@@ -82,7 +155,8 @@ def unsupervised_loss(negative_sample_weight: float):
     q = float(negative_sample_weight)
 
     def loss(y_true, scores):
-        # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
-        return ops.softplus(-scores[:, 0]) + q * ops.softplus(scores[:, 1])
+        # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x); the Q-weighted
+        # negative term is averaged over however many negatives each target met.
+        return ops.softplus(-scores[:, 0]) + q * ops.mean(ops.softplus(scores[:, 1:]), axis=-1)
 
     return loss

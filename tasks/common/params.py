@@ -98,8 +98,9 @@ class TagsData(Strict):
 
 
 class TagsText(Strict):
-    encoder: Literal["tfidf-glove", "precomputed"] = F(
-        "tfidf-glove: TF-IDF-weighted mean of word vectors; precomputed: medium_embeddings.csv in data.dir")
+    encoder: Literal["tfidf-glove", "minilm", "precomputed"] = F(
+        "tfidf-glove: TF-IDF-weighted mean of word vectors; minilm: all-MiniLM-L6-v2 sentence embeddings (the "
+        "minilm extra); precomputed: medium_embeddings.csv in data.dir")
     embeddings: str = F('Word vectors for tfidf-glove: "glove-6b-50d" or a vectors text file')
 
 
@@ -118,24 +119,40 @@ class TagsSampling(Strict):
 
 
 class TagsSage(Strict):
-    aggregator: Literal["mean", "pool"] = F("How GraphSAGE combines a node's sampled neighbours")
-    activation: Literal["relu", "sigmoid"] = F("Activation of the GraphSAGE layers")
-    sample_sizes: list[int] = F("Neighbours sampled per layer (1 to 3 layers)", min_length=1, max_length=3)
-    embedding_dimension: int = F("Size of the GraphSAGE embedding", ge=1)
-    search_depth: int = F("Length of the random walks that pick positive pairs", ge=1)
-    negative_sample_weight: float = F("Weight of the negative pairs in the unsupervised loss", gt=0.0)
-    learning_rate: float = F("Adam learning rate", gt=0.0)
-    batch_size: int = F("Nodes per training batch", ge=1)
-    epochs: int = F("Most training epochs", ge=1)
-    max_iterations: int = F("Adam steps per epoch (0: one pass over the nodes)", ge=0)
-    tolerance: float = F("Training stops when the loss changes by less than this between epochs", ge=0.0)
-    seed: int = F("Seed for weights, walks and neighbour samples")
+    preset: Literal["default", "gds"] = F(
+        "GraphSAGE preset: gds (the original's Neo4j GDS semantics and hyperparameters) or default (this project's, "
+        "chosen on validation)")
+    # Overrides of the preset's fields; null keeps the preset's value.
+    aggregator: Literal["mean", "pool"] | None = F("How GraphSAGE combines a node's sampled neighbours")
+    activation: Literal["relu", "sigmoid"] | None = F("Activation of the GraphSAGE layers")
+    concat: bool | None = F("Separate weights for a node itself and its neighbours (the paper's concatenation)")
+    output_activation: bool | None = F("Apply the activation on the last layer too (GDS) or leave it linear")
+    sample_sizes: list[int] | None = F("Neighbours sampled per layer (1 to 3 layers)", min_length=1, max_length=3)
+    embedding_dimension: int | None = F("Size of the GraphSAGE embedding", ge=1)
+    search_depth: int | None = F("Length of the random walks that pick positive pairs", ge=1)
+    negatives: Literal["paired", "batch"] | None = F(
+        "Negatives per target: one (paired, GDS) or every negative of the batch")
+    negative_sample_weight: float | None = F("Weight of the negative pairs in the unsupervised loss", gt=0.0)
+    temperature: float | None = F("Pair scores are divided by this (1: GDS); lower sharpens the loss", gt=0.0)
+    train_on: Literal["sample", "graph"] | None = F(
+        "Train on the random-walk sample (GDS) or the whole graph; embedding is inductive either way")
+    learning_rate: float | None = F("Adam learning rate", gt=0.0)
+    batch_size: int | None = F("Nodes per training batch", ge=1)
+    epochs: int | None = F("Most training epochs", ge=1)
+    max_iterations: int | None = F("Adam steps per epoch (0: one pass over the nodes)", ge=0)
+    tolerance: float | None = F("Training stops when the loss changes by less than this between epochs", ge=0.0)
+
+
+class TagsPropagation(Strict):
+    hops: int = F("Hops of the parameter-free propagation baseline [X, ÂX, ..., Â^hops X]", ge=0, le=5)
 
 
 class TagsEvaluate(Strict):
     min_count: int = F("Tags on fewer articles are not classified", ge=0)
     test_size: float = F("Share of the tagged articles held out for the test", gt=0.0, lt=1.0)
-    seed: int = F("Seed of the train/test split")
+    validation_size: float = F("Share of the tagged articles held out for validation (choices)", gt=0.0, lt=1.0)
+    seeds: list[int] = F("Seeds: seed i splits the articles and trains GraphSAGE run i; the first is served",
+                         min_length=1)
     max_iter: int = F("Most iterations of the logistic-regression classifier", ge=1)
     untagged_sample: int = F("Untagged articles given predicted tags in the report", ge=0)
 
@@ -146,14 +163,21 @@ class TagsParams(Strict):
     projection: TagsProjection
     sampling: TagsSampling
     sage: TagsSage
+    propagation: TagsPropagation
     evaluate: TagsEvaluate
 
     @model_validator(mode="after")
     def _consistent(self) -> "TagsParams":
         if self.text.encoder == "precomputed" and self.data.format != "medium":
             raise ValueError("text.encoder 'precomputed' needs data.format 'medium' (medium_embeddings.csv)")
-        if any(s < 1 for s in self.sage.sample_sizes):
+        if self.sage.sample_sizes is not None and any(s < 1 for s in self.sage.sample_sizes):
             raise ValueError(f"sage.sample_sizes must be positive, got {self.sage.sample_sizes}")
+        e = self.evaluate
+        if e.test_size + e.validation_size >= 1.0:
+            raise ValueError(f"evaluate.test_size + evaluate.validation_size must be < 1, got "
+                             f"{e.test_size} + {e.validation_size}")
+        if len(set(e.seeds)) != len(e.seeds):
+            raise ValueError(f"evaluate.seeds must differ, got {e.seeds}")
         return self
 
 

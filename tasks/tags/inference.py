@@ -145,6 +145,7 @@ def list_ids(model: TagModel, lists: Sequence[str]) -> np.ndarray:
 
 def predict_tags(model: TagModel, text: str, lists: Sequence[str], top: int = 5) -> TagPrediction:
     """Tags for one new article (see the module docstring for the steps)."""
+    from tasks.tags.classification import tag_probabilities
     from tasks.tags.text_encoders import encode_texts
 
     if not text.strip():
@@ -164,7 +165,7 @@ def predict_tags(model: TagModel, text: str, lists: Sequence[str], top: int = 5)
     sage = np.asarray(model.sage.predict_on_batch([features[level] for level in levels]))
     x = np.hstack([text_emb, sage])
     chosen = np.asarray(model.classifier.predict(x).todense()).ravel().astype(bool)
-    proba = np.asarray(model.classifier.predict_proba(x).todense()).ravel()
+    proba = tag_probabilities(model.classifier, x).ravel()
     best = np.argsort(-proba, kind="stable")[:top]
     return TagPrediction([t for t, c in zip(model.tags, chosen) if c], [(model.tags[j], float(proba[j])) for j in best],
                          len(nbrs), float(scores[0]) if len(scores) else 0.0, notes)

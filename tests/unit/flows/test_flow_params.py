@@ -44,7 +44,7 @@ def test_choices_are_drop_downs_and_ranges_are_stated():
     ner, tags = _schema_fields(ner_flow), _schema_fields(tags_flow)
     assert ner["model.preset"]["enum"] == ["seed_readme", "seed_train", "default"]
     assert ner["train.epochs"]["minimum"] == 1 and ner["train.epochs"]["type"] == "integer"
-    assert tags["sage.aggregator"]["enum"] == ["mean", "pool"]
+    assert tags["sage.preset"]["enum"] == ["default", "gds"]
     assert tags["sampling.sampling_ratio"]["exclusiveMinimum"] == 0.0
     assert tags["sampling.sampling_ratio"]["maximum"] == 1.0
 
@@ -58,12 +58,12 @@ def test_the_pipeline_form_holds_both_trees():
 
 
 def test_only_changed_values_are_overrides():
-    sage = forms.section_forms("tags")["sage"]
+    evaluate = forms.section_forms("tags")["evaluate"]
     data = forms.section_forms("tags")["data"]
-    assert forms.overrides_from("tags", {"sage": sage(), "data": data()}) == {}
-    epochs = sage().epochs
-    changed = forms.overrides_from("tags", {"sage": sage(epochs=epochs + 1, learning_rate=sage().learning_rate)})
-    assert changed == {"tags.sage.epochs": epochs + 1}
+    assert forms.overrides_from("tags", {"evaluate": evaluate(), "data": data()}) == {}
+    max_iter = evaluate().max_iter
+    changed = forms.overrides_from("tags", {"evaluate": evaluate(max_iter=max_iter + 1, seeds=evaluate().seeds)})
+    assert changed == {"tags.evaluate.max_iter": max_iter + 1}
     assert forms._equal(1, 1.0) and not forms._equal(True, 1) and not forms._equal("1", 1)
 
 

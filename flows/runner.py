@@ -102,12 +102,13 @@ def stage_up_to_date(stage: str) -> None:
     get_run_logger().info("Stage '%s' didn't change, skipping (dvc status: up to date)", stage)
 
 
-_EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
+_EPOCH = re.compile(r"^(?:seed \d+ )?epoch (\d+)/(\d+):")  # train_sage: one run per seed
 _STAGE = re.compile(r"^Running stage '([^']+)'")
 
 
 def _report_progress(stage: str, line: str, artifact_id):
-    """Training stages print ``epoch k/N: ...``; mirror it as a Prefect progress artifact."""
+    """Training stages print ``epoch k/N: ...`` (train_sage: ``seed S epoch k/N: ...``, the
+    bar restarts for each seed); mirror it as a Prefect progress artifact."""
     from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
     match = _EPOCH.match(line)

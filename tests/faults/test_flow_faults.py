@@ -86,7 +86,9 @@ def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):
 
 def test_invalid_params_refuse_before_any_work_naming_the_key(tags_project):
     proj, env = tags_project
-    text = (proj / "params.yaml").read_text().replace("  sage:\n    aggregator: mean", "  sage:\n    aggregator: median")
+    before = (proj / "params.yaml").read_text()
+    text = before.replace("\n    aggregator: null", "\n    aggregator: median")
+    assert text != before  # the edit took: the test must not pass on a valid file
     (proj / "params.yaml").write_text(text)
     proc = subprocess.run(FLOW, cwd=proj, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "tags.sage.aggregator" in proc.stderr and "params.yaml" in proc.stderr
@@ -146,7 +148,7 @@ def test_prefect_server_gone_mid_run(tags_project):
     assert api.removesuffix("/api") in out or "ConnectError" in out or "Connection refused" in out, out[-3000:]
     client, runs = mlflow_runs(env)
     flow_runs = [r for r in runs if r.data.tags.get("kind") == "flow"]
-    assert [r.info.status for r in flow_runs] == ["FAILED"]
+    assert [r.info.status for r in flow_runs] == ["FAILED"], out[-6000:]
     status = run_ok([sys.executable, "-m", "dvc", "status", "train_sage"], proj, env).stdout
     assert "train_sage" not in status  # the stage that was running finished and was committed
     run_ok(FLOW, proj, env, timeout=900)  # without that server: a temporary one

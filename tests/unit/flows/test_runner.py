@@ -14,6 +14,9 @@ def test_epoch_lines_become_progress(monkeypatch):
     aid = runner._report_progress("train_ner", "some other line", aid)
     runner._report_progress("train_ner", "epoch 2/4: loss 0.2", aid)
     assert calls == [("create", 25.0, "train-ner-progress"), ("update", 50.0, "id-1")]
+    calls.clear()
+    runner._report_progress("train_sage", "seed 43 epoch 3/20: loss 1.07 (4.8s)", None)
+    assert calls == [("create", 15.0, "train-sage-progress")]
 
 
 

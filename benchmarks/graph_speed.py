@@ -10,7 +10,7 @@
    and data set).
 3. The parameter-free propagation features [X, ÂX, Â²X]: time on the full graph.
 
-Runs under any Keras backend: ``KERAS_BACKEND=jax python benchmarks/graph_speed.py``.
+The model code is pure keras.ops; ``KERAS_BACKEND=jax`` should select JAX (untried here).
 
     python benchmarks/graph_speed.py            # needs `dvc repro sample_graph embed_text`
 """

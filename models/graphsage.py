@@ -1,4 +1,5 @@
-"""GraphSAGE (Hamilton et al. 2017) with Neo4j GDS semantics, in pure keras / keras.ops.
+"""GraphSAGE (Hamilton et al. 2017), in pure keras / keras.ops: Neo4j GDS's semantics
+(preset ``gds``) and this project's fixes of them (preset ``default``).
 
 A K-layer encoder embeds a target node from a sampled neighbourhood tree:
 level 0 is the targets (B, f), level 1 their sampled neighbours (B, S0, f), level 2 the
@@ -6,13 +7,16 @@ neighbours' neighbours (B, S0, S1, f), and so on. Layer k turns every adjacent p
 levels (self, neighbours) into the next representation, so after K layers only the
 targets are left. Final embeddings are L2-normalised.
 
-Aggregators (as GDS):
-  mean  h' = act(W . mean({h_self} U {h_neighbours}))      no bias, no concatenation
-  pool  h' = act(W_self h_self + W_neigh max_u relu(W_pool h_u + b))
+Aggregators:
+  mean          h' = act(W . mean({h_self} U {h_neighbours}))   GDS: no bias, no concatenation
+  mean, concat  h' = act(W_self h_self + W_neigh mean(h_neighbours))   the paper's W . [h ‖ mean]
+  pool          h' = act(W_self h_self + W_neigh max_u relu(W_pool h_u + b))
+GDS applies ``act`` on every layer; ``output_activation=False`` leaves the last linear.
 
 Unsupervised loss (GDS / the paper): for a target u, a positive v reached by a short
-random walk and a negative n drawn with probability ~ degree^0.75,
-  L = -log sigma(z_u . z_v) - Q log sigma(-z_u . z_n),   Q = negative_sample_weight.
+random walk and negatives n drawn with probability ~ degree^0.75,
+  L = -log sigma(z_u . z_v / T) - Q mean_n log sigma(-z_u . z_n / T),
+Q = negative_sample_weight, T = temperature; GDS: one negative per target, T = 1.
 """
 from __future__ import annotations
 

@@ -154,7 +154,7 @@ def train(params: Params, mlflow=None) -> dict:
     write_json(paths.SAGE_INFO, model_info(t, config, int(encoder.inputs[0].shape[-1])))
     write_csv(paths.SAGE_LOSS, loss_rows([run[2] for run in runs]),
               ("epoch", "loss", *(f"seed_{s}" for s in t.evaluate.seeds)))
-    stats = {"preset": t.sage.preset, **{k: v for k, v in runs[0][3].items()},
+    stats = {"preset": t.sage.preset, **runs[0][3],
              "per_seed": {str(s): run[3] for s, run in zip(t.evaluate.seeds, runs)}}
     write_json(paths.SAGE_METRICS, stats)
     return stats

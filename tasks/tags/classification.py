@@ -178,10 +178,11 @@ def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict
             t0 = time.perf_counter()
             clf = classifier(e.max_iter).fit(X[rows[train]], Y[train])
             fit_seconds = time.perf_counter() - t0
-            parts = {}
+            parts, predicted = {}, {}
             for part, idx in (("validation", validation), ("test", test)):
                 x = X[rows[idx]]
-                parts[part] = scores(Y[idx], dense(clf.predict(x)), tag_probabilities(clf, x))
+                predicted[part] = dense(clf.predict(x))
+                parts[part] = scores(Y[idx], predicted[part], tag_probabilities(clf, x))
             parts["test"]["fit_seconds"] = parts["validation"]["fit_seconds"] = fit_seconds
             per_seed[name][str(seed)] = parts
             print(f"  {name:11s} " + "  ".join(f"{k} {parts['test'][k]:.4f}" for k in
@@ -189,13 +190,13 @@ def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict
                   + f"  (validation macro F1 {parts['validation']['macro_f1']:.4f}; fit {fit_seconds:.0f}s)",
                   flush=True)
             if i == 0 and name == "concat":
-                first = {"classifier": clf, "test": test, "X": X}
+                # kept for the served model, the per-tag plot and the untagged sample
+                clf_served, X_served, per_tag_precision = clf, X, precision_score(
+                    Y[test], predicted["test"], average=None, zero_division=0)
     results.update({name: summarise(per_seed[name]) for name in FEATURES})
 
-    clf, X = first["classifier"], first["X"]
-    test_pred = dense(clf.predict(X[rows[first["test"]]]))
-    per_tag = pd.DataFrame({"tag": targets, "concat": precision_score(Y[first["test"]], test_pred, average=None,
-                                                                        zero_division=0)})
+    clf, X = clf_served, X_served
+    per_tag = pd.DataFrame({"tag": targets, "concat": per_tag_precision})
     pick = np.random.default_rng(e.seeds[0]).choice(untagged, min(e.untagged_sample, len(untagged)), replace=False)
     samples = pd.DataFrame({"article": articles["key"].to_numpy()[pick],
                             "tags": articles["tags"].to_numpy()[pick].tolist()})

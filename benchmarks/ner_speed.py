@@ -6,11 +6,17 @@ formulation) on the *same* length-bucketed CoNLL batches; only the graph layer d
   edge   models.graph_conv.GraphConvolution (gather + segment-sum over the tree's edges)
   dense  models.reference.DenseGraphConvolution fed a (batch, relations, n, n) adjacency,
          precomputed before timing (its construction time is reported separately)
-Each variant runs in its own process so peak memory (max RSS) is its own. A third row
-times one full training epoch of the default preset on this machine.
+Each variant runs in its own process so peak memory (max RSS) is its own.
+
+Backends and compilation: the default preset (as params.yaml sets its output) trains two
+full epochs under TensorFlow and under JAX, each in its own process, with batch lengths
+padded to the fixed ladder (tasks/ner/batches.py: LENGTH_LADDER) and, for the before/
+after comparison, to multiples of 8 (the old policy). The first epoch includes tracing
+or compiling one program per batch shape; the second shows the steady state.
 
     python benchmarks/ner_speed.py                 # needs data/prepared/ner (dvc repro prepare_ner)
     python benchmarks/ner_speed.py --batches 20 --passes 1   # quicker
+    python benchmarks/ner_speed.py --epochs-only   # just the backend / padding epochs (--output dense: softmax)
 """
 from __future__ import annotations
 
@@ -118,29 +124,63 @@ def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, unit
             "relations": relation_count(L, True, True, True), "mean_padded_length": float(np.mean(lengths))}
 
 
-def default_epoch() -> dict:
-    """One full training epoch of the default preset, as train_ner runs it."""
+def default_epoch(padding: str, output: str) -> dict:
+    """Two full training epochs of the default preset with ``output`` (crf | dense), as
+    train_ner runs them (this process's KERAS_BACKEND), batch lengths padded by
+    ``padding`` (ladder | multiple8)."""
     import keras
     import numpy as np
 
     from models.ner import build_ner_model, resolve_config
-    from tasks.ner.batches import BatchSequence, load_split, load_vocab
+    from tasks.ner.batches import LENGTH_LADDER, BatchSequence, load_split, load_vocab, padded_length
 
     keras.utils.set_random_seed(0)
     vocab = load_vocab(PREPARED)
     split = load_split(PREPARED / "train.npz")
     emb = np.load(PREPARED / "embeddings.npy")
-    model = build_ner_model(resolve_config("default"), len(vocab["words"]), emb.shape[1], len(vocab["chars"]),
-                            len(vocab["labels"]), len(vocab["relations"]))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    seq = BatchSequence(split, 32, 24, seed=0)
+    config = resolve_config("default", output=output)
+    model = build_ner_model(config, len(vocab["words"]), emb.shape[1], len(vocab["chars"]),
+                            len(vocab["labels"]), len(vocab["relations"]), labels=vocab["labels"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=None if config.output == "crf" else "sparse_categorical_crossentropy")
+    ladder = LENGTH_LADDER if padding == "ladder" else None
+    seq = BatchSequence(split, 32, 24, seed=0, ladder=ladder)
+    shapes = {(len(b), padded_length(int(split.lengths[b].max()), ladder)) for b in seq.batches}
     t0 = time.perf_counter()
     model.fit(seq, epochs=1, verbose=0)
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.fit(seq, epochs=1, verbose=0)
-    return {"variant": "default preset, full epoch", "first_epoch_s": first, "epoch_s": time.perf_counter() - t0,
-            "sentences": len(split), "peak_rss_mb": rss_mb()}
+    later = time.perf_counter() - t0
+    return {"variant": f"default preset ({config.output}), {keras.backend.backend()}, {padding}",
+            "backend": keras.backend.backend(), "padding": padding, "output": config.output,
+            "batch_shapes": len(shapes), "first_epoch_s": first, "epoch_s": later,
+            "sentences_per_s": len(split) / later, "sentences": len(split), "peak_rss_mb": rss_mb()}
+
+
+EPOCH_RUNS = [("tensorflow", "multiple8"), ("tensorflow", "ladder"), ("jax", "multiple8"), ("jax", "ladder")]
+
+
+def epoch_runs(output: str) -> dict:
+    results = {}
+    for backend, padding in EPOCH_RUNS:
+        print(f"running two default-preset epochs: {backend}, {padding} ...", flush=True)
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        proc = subprocess.run([sys.executable, __file__, "--variant", f"epoch:{padding}:{output}"], capture_output=True,
+                              text=True, env=env)
+        if proc.returncode != 0:
+            sys.exit(f"epoch run {backend}/{padding} failed:\n{proc.stderr[-3000:]}")
+        results[f"epoch_{backend}_{padding}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    tf_, jx = results["epoch_tensorflow_ladder"], results["epoch_jax_ladder"]
+    results["epoch_ratio_jax_over_tensorflow"] = tf_["epoch_s"] / jx["epoch_s"]
+    print("\n| backend | padding | batch shapes | first epoch s | later epoch s | sentences/s |")
+    print("|---|---|---|---|---|---|")
+    for backend, padding in EPOCH_RUNS:
+        r = results[f"epoch_{backend}_{padding}"]
+        print(f"| {backend} | {padding} | {r['batch_shapes']} | {r['first_epoch_s']:.1f} | {r['epoch_s']:.1f} | "
+              f"{r['sentences_per_s']:.0f} |")
+    print(f"JAX speed over TensorFlow (later epochs, ladder): {results['epoch_ratio_jax_over_tensorflow']:.2f}x")
+    return results
 
 
 def main() -> None:
@@ -149,22 +189,30 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--units", type=int, default=256)
-    ap.add_argument("--no-epoch", action="store_true", help="skip the default-preset epoch timing")
+    ap.add_argument("--no-epoch", action="store_true", help="skip the default-preset epoch timings")
+    ap.add_argument("--epochs-only", action="store_true", help="only the backend / padding epoch timings")
+    ap.add_argument("--output", default="crf", choices=["crf", "dense"], help="the default preset's output head")
     ap.add_argument("--no-pad128", action="store_true", help="skip the dense run on batches padded to 128")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ner_speed.json"))
     args = ap.parse_args()
-    if args.variant == "epoch":
-        print(json.dumps(default_epoch()))
+    if args.variant and args.variant.startswith("epoch:"):
+        print(json.dumps(default_epoch(*args.variant.split(":")[1:])))
         return
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.batches, args.batch_size, args.passes, args.units)))
         return
     if not (PREPARED / "train.npz").is_file():
         sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
+    machine = f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    command = " ".join([Path(sys.executable).name] + sys.argv)
+    if args.epochs_only:
+        out = Path(args.out).with_name("ner_backends.json")
+        out.write_text(json.dumps({"machine": machine, "command": command, **epoch_runs(args.output)}, indent=2) + "\n")
+        print(f"written {out}")
+        return
     results = {}
     todo = ["edge", "edge_bases", "dense"] + ([] if args.no_pad128 else ["dense_pad128"])
-    todo += [] if args.no_epoch else ["epoch"]
     for variant in todo:
         cmd = [sys.executable, __file__, "--variant", variant, "--batches", str(args.batches),
                "--batch-size", str(args.batch_size), "--passes", str(args.passes), "--units", str(args.units)]
@@ -179,10 +227,12 @@ def main() -> None:
             results[name]["throughput_vs_dense"] = results[name]["sentences_per_s"] / d["sentences_per_s"]
     import keras
 
+    if not args.no_epoch:
+        results.update(epoch_runs(args.output))
     summary = {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine,
         "backend": keras.backend.backend(),
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "command": command,
         "throughput_ratio_edge_over_dense": e["sentences_per_s"] / d["sentences_per_s"],
         "training_memory_ratio_dense_over_edge": d["training_rss_mb"] / e["training_rss_mb"],
         "throughput_ratio_default_layer_over_dense": results["edge_bases"]["sentences_per_s"] / d["sentences_per_s"],
@@ -201,9 +251,6 @@ def main() -> None:
     print(f"\nsame function (full weights), same batches: edge/dense {summary['throughput_ratio_edge_over_dense']:.2f}x;"
           f" default layer (8 bases)/dense {summary['throughput_ratio_default_layer_over_dense']:.2f}x;"
           f"   training memory (RSS growth) dense/edge: {summary['training_memory_ratio_dense_over_edge']:.2f}x")
-    if "epoch" in results:
-        print(f"default preset epoch on CPU: {results['epoch']['epoch_s']:.1f} s "
-              f"(first epoch incl. tracing {results['epoch']['first_epoch_s']:.1f} s)")
     print(f"written {args.out}")
 
 

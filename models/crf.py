@@ -14,8 +14,9 @@ forward/Viterbi state unchanged, so ``end`` is added at each sequence's own last
 Hard constraints (``allowed``, e.g. from :func:`bio_constraints`) add a large negative
 score to forbidden transitions and starts, so no decoded sequence uses them.
 
-Status: the layer and the two algorithms, checked against brute-force enumeration
-(tests/unit/models/test_crf.py). Not yet wired into the NER presets or their training.
+The layer and the two algorithms are checked against brute-force enumeration
+(tests/unit/models/test_crf.py); models/ner.py puts the layer on top of the tagger
+(``output: crf``) and trains it with :class:`models.ner.CrfTagger`.
 """
 from __future__ import annotations
 
@@ -41,9 +42,15 @@ def bio_constraints(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _time_major(emissions, mask):
-    e = ops.transpose(emissions, (1, 0, 2))                          # (n, B, T)
-    m = ops.transpose(ops.cast(mask, emissions.dtype), (1, 0))       # (n, B)
-    return e, m
+    """(n, B, T + 1): the scores, time first, with the mask as the last channel. One
+    scanned tensor rather than two: Keras' TensorFlow scan fails on several inputs whose
+    time length is unknown when traced (the usual case in ``fit``)."""
+    m = ops.cast(mask, emissions.dtype)[..., None]
+    return ops.transpose(ops.concatenate([emissions, m], axis=-1), (1, 0, 2))
+
+
+def _split(x_t):
+    return x_t[:, :-1], x_t[:, -1]
 
 
 def sequence_score(emissions, tags, mask, transitions, start, end):
@@ -61,16 +68,16 @@ def sequence_score(emissions, tags, mask, transitions, start, end):
 
 def log_partition(emissions, mask, transitions, start, end):
     """log Z per sequence (B,), by the forward algorithm."""
-    e, m = _time_major(emissions, mask)
-    alpha = start[None, :] + e[0]
-    if e.shape[0] != 1:
-        def step(alpha, inputs):
-            e_t, m_t = inputs
+    xs = _time_major(emissions, mask)
+    alpha = start[None, :] + _split(xs[0])[0]
+    if xs.shape[0] != 1:
+        def step(alpha, x_t):
+            e_t, m_t = _split(x_t)
             nxt = ops.logsumexp(alpha[:, :, None] + transitions[None], axis=1) + e_t
             alpha = ops.where(m_t[:, None] > 0, nxt, alpha)
             return alpha, alpha
 
-        alpha, _ = ops.scan(step, alpha, (e[1:], m[1:]))
+        alpha, _ = ops.scan(step, alpha, xs[1:])
     return ops.logsumexp(alpha + end[None, :], axis=1)
 
 
@@ -82,16 +89,16 @@ def log_likelihood(emissions, tags, mask, transitions, start, end):
 
 def viterbi_decode(emissions, mask, transitions, start, end):
     """The best tag sequence per sequence (B, n) int32; padded positions repeat the last tag."""
-    e, m = _time_major(emissions, mask)
-    num_tags = e.shape[-1]
-    score = start[None, :] + e[0]
-    if e.shape[0] == 1:
+    xs = _time_major(emissions, mask)
+    num_tags = emissions.shape[-1]
+    score = start[None, :] + _split(xs[0])[0]
+    if xs.shape[0] == 1:
         return ops.cast(ops.argmax(score + end[None, :], axis=-1), "int32")[:, None]
 
     # Backpointers and tags are small integers carried as floats (exact): TensorFlow's
     # scan stacks its outputs in the dtype of the scanned inputs.
-    def forward(score, inputs):
-        e_t, m_t = inputs
+    def forward(score, x_t):
+        e_t, m_t = _split(x_t)
         candidates = score[:, :, None] + transitions[None]             # (B, from, to)
         keep = m_t[:, None] > 0
         best_from = ops.cast(ops.argmax(candidates, axis=1), score.dtype)  # (B, to)
@@ -99,7 +106,7 @@ def viterbi_decode(emissions, mask, transitions, start, end):
         score = ops.where(keep, ops.max(candidates, axis=1) + e_t, score)
         return score, ops.where(keep, best_from, stay)                 # padding: stay on the same tag
 
-    score, backpointers = ops.scan(forward, score, (e[1:], m[1:]))     # (n-1, B, T)
+    score, backpointers = ops.scan(forward, score, xs[1:])             # (n-1, B, T)
     last = ops.cast(ops.argmax(score + end[None, :], axis=-1), score.dtype)
 
     def backward(tag, pointers):
@@ -113,8 +120,9 @@ def viterbi_decode(emissions, mask, transitions, start, end):
 
 @keras.saving.register_keras_serializable(package="gnn")
 class CRF(layers.Layer):
-    """Holds the transition, start and end scores; ``call`` passes the emission scores
-    through (the loss and the decoder read the scores with :meth:`potentials`)."""
+    """Holds the transition, start and end scores. In training ``call`` passes the
+    emission scores through (the loss reads them with the potentials); in inference it
+    returns the Viterbi path one-hot (B, n, T), so ``argmax`` gives the tags."""
 
     def __init__(self, num_tags: int, allowed=None, allowed_start=None, **kwargs):
         super().__init__(**kwargs)
@@ -138,8 +146,18 @@ class CRF(layers.Layer):
             start = start + ops.convert_to_tensor(np.where(self.allowed_start, 0.0, FORBIDDEN).astype("float32"))
         return transitions, start, self.end
 
-    def call(self, emissions, mask=None):
-        return emissions
+    def call(self, emissions, mask=None, training=None):
+        if training:
+            return emissions
+        if mask is None:
+            mask = ops.ones(ops.shape(emissions)[:2], "bool")
+        return ops.one_hot(self.decode(emissions, mask), self.num_tags, dtype=emissions.dtype)
+
+    def compute_output_spec(self, emissions, mask=None, training=None):
+        return keras.KerasTensor(emissions.shape, dtype=emissions.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the output is complete per sentence; nothing downstream reads a mask
 
     def log_likelihood(self, emissions, tags, mask):
         return log_likelihood(emissions, tags, mask, *self.potentials())

@@ -1,4 +1,4 @@
-"""NER models: word features -> (context layer) -> graph convolutions -> tag softmax.
+"""NER models: word features -> (context layer) -> graph convolutions -> tag softmax or CRF.
 
 Presets:
   seed_readme  the README of keras_gcn_sequence_labelling: frozen vectors ->
@@ -12,6 +12,11 @@ Presets:
                whose states the GCN then mixes along the dependency tree (basis-
                decomposed relation weights, normalised, edge-weighted). The output sees
                the BiLSTM state and the GCN state side by side.
+Output heads (``output``): ``dense`` (a per-token softmax), ``crf`` (per-token scores
+into a linear-chain CRF, see models/crf.py: trained on the sequence log-likelihood,
+decoded by Viterbi, so ``O I-PER`` cannot come out) or ``gcn`` (seed_readme's last GCN
+layer as the softmax). ``gcn_units=()`` removes the graph convolutions: the ablation
+that measures what the dependency graph adds.
 All presets use the bug-fixed layer (sum over relations, real consecutive links,
 per-unit bias, masks); `combine="max"` restores the original combination.
 """
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
+from models.crf import CRF, bio_constraints
 from models.graph_conv import GraphConvolution
 
 
@@ -34,7 +40,7 @@ class NerModelConfig:
     char_dim: int = 25
     context_units: int = 0       # BiLSTM units per direction; 0: no context layer
     gcn_units: tuple[int, ...] = (150,)
-    output: str = "dense"        # "gcn": the last GCN layer is the softmax (seed_readme)
+    output: str = "dense"        # dense | crf | gcn ("gcn": the last GCN layer is the softmax, seed_readme)
     skip_connection: bool = False  # output layer also sees the pre-GCN states
     dropout: float = 0.5
     combine: str = "sum"
@@ -52,13 +58,39 @@ PRESETS: dict[str, NerModelConfig] = {
 }
 
 
-def resolve_config(preset: str, **overrides) -> NerModelConfig:
-    """The preset with the non-None overrides applied (``gcn_units`` sets every layer)."""
+OUTPUTS = ("dense", "crf", "gcn")
+
+
+def resolve_config(preset: str, gcn_layers: int | None = None, **overrides) -> NerModelConfig:
+    """The preset with the non-None overrides applied: ``gcn_units`` sets every layer's
+    width, ``gcn_layers`` their number (0: no graph convolution before the output)."""
     config = PRESETS[preset]
     changes = {k: v for k, v in overrides.items() if v is not None}
-    if "gcn_units" in changes:
-        changes["gcn_units"] = tuple(changes["gcn_units"] for _ in config.gcn_units)
+    units = changes.pop("gcn_units", config.gcn_units[0] if config.gcn_units else 150)
+    layers_ = len(config.gcn_units) if gcn_layers is None else gcn_layers
+    changes["gcn_units"] = tuple(units for _ in range(layers_))
+    if changes.get("output", config.output) not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {changes['output']!r}")
     return dataclasses.replace(config, **changes)
+
+
+@keras.saving.register_keras_serializable(package="gnn")
+class CrfTagger(keras.Model):
+    """A functional model whose output layer is a :class:`CRF`: the loss is the negative
+    sequence log-likelihood, mean over sentences, so ``compile`` takes no loss. In
+    training the CRF passes the emission scores through; in inference it returns the
+    Viterbi path one-hot, so ``argmax`` reads the tags as for a softmax model."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not training:
+            # In inference the output is the decoded path, not the scores the loss needs.
+            raise NotImplementedError("a CRF tagger has no evaluate() loss: score its predictions (span F1)")
+        crf = self.get_layer("crf")
+        mask = ops.not_equal(x["words"], 0)
+        loss = -ops.mean(crf.log_likelihood(y_pred, y, mask))
+        for extra in self.losses:
+            loss = loss + ops.sum(ops.cast(extra, loss.dtype))
+        return loss
 
 
 @keras.saving.register_keras_serializable(package="gnn")
@@ -90,7 +122,9 @@ class CharCNN(layers.Layer):
 
 
 def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int, num_chars: int,
-                    num_labels: int, num_dep_labels: int, num_casings: int = 8) -> keras.Model:
+                    num_labels: int, num_dep_labels: int, num_casings: int = 8,
+                    labels: list[str] | None = None) -> keras.Model:
+    """The tagger; ``labels`` (IOB2 names) give a CRF output its hard BIO constraints."""
     words = keras.Input((None,), dtype="int32", name="words")
     casing = keras.Input((None,), dtype="int32", name="casing")
     chars = keras.Input((None, None), dtype="int32", name="chars")
@@ -123,9 +157,15 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
         out = GraphConvolution(num_labels, activation="softmax", backward_links=False, name="gcn_out",
                                dtype="float32", **gcn)([x, heads, rels], mask=mask)
     else:
-        if config.skip_connection:
+        if config.skip_connection and config.gcn_units:
             x = layers.Concatenate()([before_gcn, x])
         x = layers.Dropout(config.dropout)(x)
-        out = layers.Dense(num_labels, activation="softmax", name="tags", dtype="float32")(x)
-    return keras.Model({"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}, out,
-                       name="gcn_ner")
+        if config.output == "crf":
+            scores = layers.Dense(num_labels, name="tags", dtype="float32")(x)
+            allowed, allowed_start = bio_constraints(labels) if labels else (None, None)
+            out = CRF(num_labels, allowed, allowed_start, name="crf", dtype="float32")(scores, mask=mask)
+        else:
+            out = layers.Dense(num_labels, activation="softmax", name="tags", dtype="float32")(x)
+    inputs = {"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}
+    model_class = CrfTagger if config.output == "crf" else keras.Model
+    return model_class(inputs, out, name="gcn_ner")

@@ -63,6 +63,9 @@ class NerModel(Strict):
     gcn_units: int | None = F("Units of the graph convolution; null keeps the preset's", ge=1)
     context_units: int | None = F("BiLSTM units before the GCN (0: no BiLSTM); null keeps the preset's", ge=0)
     char_filters: int | None = F("Character CNN filters (0: no char CNN); null keeps the preset's", ge=0)
+    output: Literal["dense", "crf", "gcn"] | None = F(
+        "Output head: dense softmax, linear-chain CRF, or a GCN softmax; null keeps the preset's")
+    gcn_layers: int | None = F("Graph convolution layers (0: none, the ablation); null keeps the preset's", ge=0)
 
 
 class NerTrain(Strict):

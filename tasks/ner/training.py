@@ -55,11 +55,13 @@ def gold_tags(split, labels: list[str]) -> list[list[str]]:
 
 def code_digest() -> str:
     """The source of everything that defines the model and its batches."""
+    import models.crf
     import models.graph_conv
     import models.ner
     import tasks.ner.batches
 
-    files = [Path(m.__file__) for m in (models.graph_conv, models.ner, tasks.ner.batches, sys.modules[__name__])]
+    files = [Path(m.__file__) for m in (models.crf, models.graph_conv, models.ner, tasks.ner.batches,
+                                        sys.modules[__name__])]
     return tree_digest(*files)
 
 
@@ -109,7 +111,8 @@ def train(params: NerParams, mlflow=None) -> dict:
     embeddings = np.load(prepared / "embeddings.npy")
     m = params.model
     config = resolve_config(m.preset, dropout=m.dropout, combine=m.combine, num_bases=m.num_bases,
-                            gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters)
+                            gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters,
+                            output=m.output, gcn_layers=m.gcn_layers)
     print(f"model: {m.preset} {config}", flush=True)
 
     ckpt = checkpoint_dir(params, prepared)
@@ -122,9 +125,11 @@ def train(params: NerParams, mlflow=None) -> dict:
         state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
         model = build_ner_model(config, vocab_size=len(vocab["words"]), embedding_dim=embeddings.shape[1],
                                 num_chars=len(vocab["chars"]), num_labels=len(labels),
-                                num_dep_labels=len(vocab["relations"]))
+                                num_dep_labels=len(vocab["relations"]), labels=labels)
         model.get_layer("word_embedding").set_weights([embeddings])
-        model.compile(optimizer=keras.optimizers.Adam(tp.learning_rate), loss="sparse_categorical_crossentropy")
+        # A CRF model computes its own loss (the sequence log-likelihood; see CrfTagger).
+        loss = None if config.output == "crf" else "sparse_categorical_crossentropy"
+        model.compile(optimizer=keras.optimizers.Adam(tp.learning_rate), loss=loss)
     model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
     dev_gold = gold_tags(splits["dev"], labels)
 

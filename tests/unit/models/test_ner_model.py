@@ -59,3 +59,54 @@ def test_presets_build_and_fit_a_step(preset):
 def test_overrides_replace_preset_fields():
     c = resolve_config("seed_train", gcn_units=64, dropout=0.1, combine="max")
     assert c.gcn_units == (64, 64) and c.dropout == 0.1 and c.combine == "max"
+
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+
+
+def legal_labels(split):
+    """Gold tags that obey IOB2 (the CRF's hard constraints forbid the others)."""
+    for i, sent in enumerate(split.label):
+        split.label[i] = np.where(sent % 2 == 0, 0, sent).astype(np.int8)  # B-* and O only
+    return split
+
+
+@pytest.mark.parametrize("gcn_layers", [1, 0])
+def test_crf_output_trains_in_fit_decodes_legal_paths_and_round_trips(gcn_layers, tmp_path):
+    """``fit`` on the real batch sequence (time length unknown when traced), the loss
+    falls, predictions are one-hot Viterbi paths that never break IOB2, and the saved
+    model predicts the same after loading."""
+    import keras
+
+    from models.crf import bio_constraints
+    from tasks.ner.batches import BatchSequence
+
+    keras.utils.set_random_seed(0)
+    config = resolve_config("default", gcn_units=16, context_units=8, output="crf", gcn_layers=gcn_layers)
+    assert config.gcn_units == ((16,) if gcn_layers else ())
+    model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9,
+                            num_dep_labels=45, labels=LABELS)
+    assert any(layer.name.startswith("gcn_") for layer in model.layers) == bool(gcn_layers)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    split = legal_labels(tiny_split(np.random.default_rng(2), count=24))
+    history = model.fit(BatchSequence(split, 8, 24, seed=0), epochs=4, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+
+    x, _, w = make_batch(split, np.arange(len(split)), 24)
+    out = np.asarray(model.predict_on_batch(x))
+    assert set(np.unique(out)) <= {0.0, 1.0} and np.all(out.sum(-1) == 1)
+    allowed, start = bio_constraints(LABELS)
+    for row, sent in enumerate(split.word):
+        path = out[row, :len(sent)].argmax(-1)
+        assert start[path[0]] and all(allowed[a, b] for a, b in zip(path[:-1], path[1:]))
+    model.save(tmp_path / "crf.keras")
+    again = keras.models.load_model(tmp_path / "crf.keras")
+    np.testing.assert_array_equal(np.asarray(again.predict_on_batch(x)), out)
+
+
+def test_output_and_gcn_layers_overrides():
+    assert resolve_config("default", output="crf").output == "crf"
+    assert resolve_config("seed_train", gcn_layers=3, gcn_units=32).gcn_units == (32, 32, 32)
+    assert resolve_config("default", gcn_layers=0).gcn_units == ()
+    with pytest.raises(ValueError, match="output must be one of"):
+        resolve_config("default", output="softmax")

@@ -1,0 +1,169 @@
+"""Train NER variants over several seeds; compare them by their dev means, report test mean ± std.
+
+One seed cannot rank taggers: on CoNLL-2003 two seeds of the same BiLSTM tagger differ by
+about 0.4 F1 at the median (Reimers & Gurevych, EMNLP 2017). Each (variant, seed) runs
+``train_ner``'s own training function in a private work folder under
+``.cache/ner_seeds/`` (params.yaml = the project's with the variant's overrides and the
+seed; data/prepared/ner linked, never copied), in its own process, so a run resumes from
+its epoch checkpoint when interrupted and never touches the workspace's outputs.
+Each finished run leaves ``benchmarks/results/ner_seeds/<variant>-seed<N>.json``; a
+later call skips the runs already there (``--force`` reruns them) and
+``metrics/ner_seeds.json`` is rebuilt from every run file present.
+
+    python benchmarks/ner_seeds.py --variants default_crf default_crf_no_gcn --seeds 42 43 44
+    python benchmarks/ner_seeds.py --summarise     # rebuild metrics/ner_seeds.json, print the table
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tasks.common.files import write_json  # noqa: E402
+from tasks.common.params import ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
+
+RUNS = ROOT / "benchmarks" / "results" / "ner_seeds"
+WORK = ROOT / ".cache" / "ner_seeds"
+SUMMARY = ROOT / "metrics" / "ner_seeds.json"
+
+# Each variant is a set of params.yaml overrides (the rest is the project's params.yaml).
+VARIANTS: dict[str, dict] = {
+    "seed_readme": {"ner.model.preset": "seed_readme"},
+    "seed_train": {"ner.model.preset": "seed_train"},
+    "default_softmax": {"ner.model.preset": "default", "ner.model.output": "dense"},
+    "default_crf": {"ner.model.preset": "default", "ner.model.output": "crf"},
+    "default_crf_no_gcn": {"ner.model.preset": "default", "ner.model.output": "crf", "ner.model.gcn_layers": 0},
+}
+# Keep the model fields a variant does not name at the preset's value, whatever the
+# project's params.yaml overrides.
+MODEL_OVERRIDES = ("dropout", "combine", "num_bases", "gcn_units", "context_units", "char_filters", "output",
+                   "gcn_layers")
+
+RUN_SCRIPT = """
+import json, sys, time
+from tasks.common.params import load_params
+from tasks.ner.training import train
+t0 = time.perf_counter()
+results = train(load_params("params.yaml").ner)
+results["seconds"] = time.perf_counter() - t0
+print("RESULT " + json.dumps(results))
+"""
+
+
+def variant_params(variant: str, seed: int) -> dict:
+    """The project's params with the variant's overrides and ``seed``; validated."""
+    overrides = {f"ner.model.{k}": None for k in MODEL_OVERRIDES}
+    overrides.update(VARIANTS[variant])
+    overrides["ner.train.seed"] = seed
+    raw = apply_overrides(read_raw(ROOT / "params.yaml"), overrides)
+    validate_params(raw, f"params.yaml + variant {variant}")
+    return raw
+
+
+def run_one(variant: str, seed: int) -> dict:
+    import yaml
+
+    work = WORK / f"{variant}-seed{seed}"
+    (work / "data" / "prepared").mkdir(parents=True, exist_ok=True)
+    link = work / "data" / "prepared" / "ner"
+    if not link.exists():
+        link.symlink_to(ROOT / "data" / "prepared" / "ner")
+    (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = work / "train.log"
+    print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (log {log.relative_to(ROOT)})", flush=True)
+    with log.open("w") as out:
+        proc = subprocess.run([sys.executable, "-c", RUN_SCRIPT], cwd=work, env=env, stdout=subprocess.PIPE,
+                              stderr=out, text=True)
+    result_lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    (work / "stdout.log").write_text(proc.stdout)
+    if proc.returncode != 0 or not result_lines:
+        sys.exit(f"error: {variant} seed {seed} failed (exit {proc.returncode}); see {log}")
+    results = json.loads(result_lines[-1][len("RESULT "):])
+    record = {"variant": variant, "seed": seed, "overrides": VARIANTS[variant],
+              "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+              "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                       text=True).stdout.strip(),
+              "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
+              "seconds": round(results["seconds"], 1),
+              **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
+    write_json(RUNS / f"{variant}-seed{seed}.json", record)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"  dev F1 {record['dev_f1']:.4f}  test F1 {record['test_f1']:.4f}  ({record['seconds'] / 60:.1f} min)",
+          flush=True)
+    return record
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def summarise() -> dict:
+    """metrics/ner_seeds.json from every run file: per variant, the runs and mean ± std
+    (sample std) of dev and test figures; variants ranked by dev F1 mean."""
+    runs: dict[str, list[dict]] = {}
+    for path in sorted(RUNS.glob("*.json")):
+        record = json.loads(path.read_text())
+        runs.setdefault(record["variant"], []).append(record)
+    summary: dict = {"variants": {}}
+    for variant, records in runs.items():
+        records.sort(key=lambda r: r["seed"])
+        stats = {key: _mean_std([r[key] for r in records])
+                 for key in ("dev_f1", "test_f1", "test_precision", "test_recall", "epochs_run", "seconds")}
+        summary["variants"][variant] = {"seeds": [r["seed"] for r in records], **stats,
+                                        "per_seed": {str(r["seed"]): {k: r[k] for k in ("dev_f1", "test_f1",
+                                                                                       "best_epoch")}
+                                                     for r in records}}
+    ranked = sorted(summary["variants"], key=lambda v: -summary["variants"][v]["dev_f1"]["mean"])
+    summary["ranked_by_dev_f1"] = ranked
+    write_json(SUMMARY, summary)
+    print("\n| variant | seeds | dev F1 | test F1 | test precision | epochs | minutes/run |")
+    print("|---|---|---|---|---|---|---|")
+    for v in ranked:
+        s = summary["variants"][v]
+        cell = lambda k, scale=100: f"{s[k]['mean'] * scale:.2f} ± {s[k]['std'] * scale:.2f}"  # noqa: E731
+        print(f"| {v} | {len(s['seeds'])} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_precision')} | "
+              f"{s['epochs_run']['mean']:.0f} | {s['seconds']['mean'] / 60:.1f} |")
+    print(f"written {SUMMARY.relative_to(ROOT)}")
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=[])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
+    ap.add_argument("--force", action="store_true", help="rerun (variant, seed) pairs that already have results")
+    ap.add_argument("--summarise", action="store_true", help="only rebuild metrics/ner_seeds.json")
+    args = ap.parse_args()
+    if not args.summarise:
+        if not args.variants:
+            ap.error("give --variants (or --summarise)")
+        if not (ROOT / "data" / "prepared" / "ner" / "train.npz").is_file():
+            sys.exit("error: data/prepared/ner missing: run `dvc repro prepare_ner` first")
+        try:
+            for variant in args.variants:
+                variant_params(variant, args.seeds[0])  # every variant valid before any training starts
+        except ParamsError as err:
+            sys.exit(f"error: {err}")
+        for variant in args.variants:
+            for seed in args.seeds:
+                if (RUNS / f"{variant}-seed{seed}.json").is_file() and not args.force:
+                    print(f"{variant} seed {seed}: done already (--force reruns it)")
+                    continue
+                run_one(variant, seed)
+    summarise()
+
+
+if __name__ == "__main__":
+    main()

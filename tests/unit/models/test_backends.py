@@ -1,0 +1,65 @@
+"""The GPU machine runs JAX (TensorFlow cannot be carried there), so CI guards that path
+on CPU: the CRF's brute-force tests pass under JAX, and the default preset with its CRF
+trains under JAX and loads and predicts the same under TensorFlow."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.support import ROOT
+
+JAX_ENV = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+
+TRAIN_UNDER_JAX = """
+import json, sys
+import keras, numpy as np
+from models.ner import build_ner_model, resolve_config
+from tasks.ner.batches import BatchSequence, make_batch
+from tests.unit.models.test_ner_model import LABELS, legal_labels, tiny_split
+
+assert keras.backend.backend() == "jax"
+keras.utils.set_random_seed(0)
+config = resolve_config("default", output="crf")
+model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9, num_dep_labels=45,
+                        labels=LABELS)
+model.compile(optimizer=keras.optimizers.Adam(0.005))
+split = legal_labels(tiny_split(np.random.default_rng(3), count=24))
+losses = model.fit(BatchSequence(split, 8, 24, seed=0), epochs=10, verbose=0).history["loss"]
+x, _, _ = make_batch(split, np.arange(len(split)), 24)
+model.save(sys.argv[1])
+np.save(sys.argv[2], np.asarray(model.predict_on_batch(x)).argmax(-1))
+print(json.dumps({"losses": losses}))
+"""
+
+
+def test_crf_brute_force_tests_pass_under_jax():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/unit/models/test_crf.py"], cwd=ROOT, env=JAX_ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout
+
+
+def test_default_crf_trains_under_jax_and_predicts_the_same_under_tensorflow(tmp_path):
+    import keras
+
+    from tasks.ner.batches import make_batch
+    from tests.unit.models.test_ner_model import legal_labels, tiny_split
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the comparison side is TensorFlow")
+    saved, paths = tmp_path / "jax.keras", tmp_path / "paths.npy"
+    proc = subprocess.run([sys.executable, "-c", TRAIN_UNDER_JAX, str(saved), str(paths)], cwd=ROOT, env=JAX_ENV,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    losses = json.loads(proc.stdout.strip().splitlines()[-1])["losses"]
+    assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2]), losses
+
+    import models.ner  # noqa: F401  (registers the layers and CrfTagger)
+
+    model = keras.models.load_model(saved)
+    split = legal_labels(tiny_split(np.random.default_rng(3), count=24))
+    x, _, _ = make_batch(split, np.arange(len(split)), 24)
+    np.testing.assert_array_equal(np.asarray(model.predict_on_batch(x)).argmax(-1), np.load(paths))

@@ -12,6 +12,12 @@ later call skips the runs already there (``--force`` reruns them) and
 
     python benchmarks/ner_seeds.py --variants default_crf default_crf_no_gcn --seeds 42 43 44
     python benchmarks/ner_seeds.py --summarise     # rebuild metrics/ner_seeds.json, print the table
+    python benchmarks/ner_seeds.py --from-workspace default_crf   # adopt the workspace's dvc repro run
+
+``--from-workspace VARIANT`` records the workspace's committed train_ner result as that
+variant's run for params.yaml's seed, after checking that the workspace trains exactly
+that variant (same resolved model, same training params) and that ``dvc status
+train_ner`` is clean: the run ``dvc repro`` made is not made twice.
 """
 from __future__ import annotations
 
@@ -105,6 +111,43 @@ def run_one(variant: str, seed: int) -> dict:
     return record
 
 
+def _trains_same(a: dict, b: dict) -> bool:
+    from models.ner import resolve_config
+    from tasks.common.params import validate_params
+
+    def key(raw: dict):
+        ner = validate_params(raw).ner
+        m = ner.model.model_dump()
+        preset, layers_ = m.pop("preset"), m.pop("gcn_layers")
+        return resolve_config(preset, gcn_layers=layers_, **m), ner.train, ner.data, ner.spacy, ner.embeddings
+
+    return key(a) == key(b)
+
+
+def record_workspace(variant: str) -> dict:
+    """The workspace's dvc repro result as ``variant``'s run for its seed (see --from-workspace)."""
+    raw = read_raw(ROOT / "params.yaml")
+    seed = raw["ner"]["train"]["seed"]
+    if not _trains_same(raw, variant_params(variant, seed)):
+        sys.exit(f"error: params.yaml does not train variant {variant} (seed {seed})")
+    status = subprocess.run(["dvc", "status", "train_ner", "--json"], cwd=ROOT, capture_output=True, text=True)
+    if status.returncode != 0 or json.loads(status.stdout or "{}"):
+        sys.exit("error: `dvc status train_ner` is not clean: run `dvc repro train_ner` first")
+    results = json.loads((ROOT / "metrics" / "ner.json").read_text())
+    history = (ROOT / "plots" / "ner" / "history.csv").read_text().splitlines()
+    seconds_col = history[0].split(",").index("seconds")
+    record = {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], "source": "dvc repro (workspace)",
+              "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                       text=True).stdout.strip(),
+              "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
+              "seconds": round(sum(float(line.split(",")[seconds_col]) for line in history[1:]), 1),
+              **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
+    write_json(RUNS / f"{variant}-seed{seed}.json", record)
+    print(f"{variant} seed {seed}: recorded from the workspace (dev F1 {record['dev_f1']:.4f})")
+    return record
+
+
 def _mean_std(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
@@ -145,8 +188,12 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     ap.add_argument("--force", action="store_true", help="rerun (variant, seed) pairs that already have results")
     ap.add_argument("--summarise", action="store_true", help="only rebuild metrics/ner_seeds.json")
+    ap.add_argument("--from-workspace", metavar="VARIANT", choices=sorted(VARIANTS),
+                    help="record the workspace's dvc repro train_ner result as VARIANT's run")
     args = ap.parse_args()
-    if not args.summarise:
+    if args.from_workspace:
+        record_workspace(args.from_workspace)
+    elif not args.summarise:
         if not args.variants:
             ap.error("give --variants (or --summarise)")
         if not (ROOT / "data" / "prepared" / "ner" / "train.npz").is_file():

@@ -53,7 +53,7 @@ PRESETS: dict[str, NerModelConfig] = {
     "seed_readme": NerModelConfig(gcn_units=(150,), output="gcn"),
     "seed_train": NerModelConfig(gcn_units=(256, 256), output="dense"),
     "default": NerModelConfig(trainable_embeddings=True, casing_dim=8, char_filters=50, context_units=100,
-                              gcn_units=(150,), output="dense", skip_connection=True, normalize=True,
+                              gcn_units=(150,), output="crf", skip_connection=True, normalize=True,
                               num_bases=8, edge_weighting=True),
 }
 

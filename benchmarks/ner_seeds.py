@@ -87,12 +87,11 @@ def run_one(variant: str, seed: int) -> dict:
     (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log = work / "train.log"
-    print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (log {log.relative_to(ROOT)})", flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (progress: tail -f {log})", flush=True)
     with log.open("w") as out:
-        proc = subprocess.run([sys.executable, "-c", RUN_SCRIPT], cwd=work, env=env, stdout=subprocess.PIPE,
-                              stderr=out, text=True)
-    result_lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    (work / "stdout.log").write_text(proc.stdout)
+        proc = subprocess.run([sys.executable, "-u", "-c", RUN_SCRIPT], cwd=work, env=env, stdout=out,
+                              stderr=subprocess.STDOUT, text=True)
+    result_lines = [line for line in log.read_text().splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not result_lines:
         sys.exit(f"error: {variant} seed {seed} failed (exit {proc.returncode}); see {log}")
     results = json.loads(result_lines[-1][len("RESULT "):])

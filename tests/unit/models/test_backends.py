@@ -18,7 +18,7 @@ import json, sys
 import keras, numpy as np
 from models.ner import build_ner_model, resolve_config
 from tasks.ner.batches import BatchSequence, make_batch
-from tests.unit.models.test_ner_model import LABELS, legal_labels, tiny_split
+from tests.unit.models.tiny_ner import LABELS, legal_labels, tiny_split
 
 assert keras.backend.backend() == "jax"
 keras.utils.set_random_seed(0)
@@ -46,7 +46,7 @@ def test_default_crf_trains_under_jax_and_predicts_the_same_under_tensorflow(tmp
     import keras
 
     from tasks.ner.batches import make_batch
-    from tests.unit.models.test_ner_model import legal_labels, tiny_split
+    from tests.unit.models.tiny_ner import legal_labels, tiny_split
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the comparison side is TensorFlow")

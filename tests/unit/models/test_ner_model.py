@@ -3,20 +3,8 @@ import numpy as np
 import pytest
 
 from models.ner import PRESETS, build_ner_model, resolve_config
-from tasks.ner.batches import bucketed_batches, make_batch, NerSplit
-
-
-def tiny_split(rng, count=10):
-    lens = rng.integers(1, 12, count)
-    return NerSplit(
-        tokens=[["w"] * n for n in lens],
-        word=[rng.integers(2, 30, n).astype(np.int32) for n in lens],
-        casing=[rng.integers(1, 8, n).astype(np.int8) for n in lens],
-        label=[rng.integers(0, 9, n).astype(np.int8) for n in lens],
-        head=[rng.integers(0, n, n).astype(np.int32) for n in lens],
-        rel=[rng.integers(0, 45, n).astype(np.int16) for n in lens],
-        chars=[[rng.integers(1, 20, rng.integers(1, 30)).astype(np.int32) for _ in range(n)] for n in lens],
-    )
+from tasks.ner.batches import bucketed_batches, make_batch
+from tests.unit.models.tiny_ner import LABELS, legal_labels, tiny_split
 
 
 def test_bucketed_batches_cover_every_sentence_once():
@@ -62,16 +50,6 @@ def test_presets_build_and_fit_a_step(preset):
 def test_overrides_replace_preset_fields():
     c = resolve_config("seed_train", gcn_units=64, dropout=0.1, combine="max")
     assert c.gcn_units == (64, 64) and c.dropout == 0.1 and c.combine == "max"
-
-
-LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
-
-
-def legal_labels(split):
-    """Gold tags that obey IOB2 (the CRF's hard constraints forbid the others)."""
-    for i, sent in enumerate(split.label):
-        split.label[i] = np.where(sent % 2 == 0, 0, sent).astype(np.int8)  # B-* and O only
-    return split
 
 
 @pytest.mark.parametrize("gcn_layers", [1, 0])

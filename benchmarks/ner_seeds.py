@@ -44,8 +44,9 @@ SUMMARY = ROOT / "metrics" / "ner_seeds.json"
 
 # Each variant is a set of params.yaml overrides (the rest is the project's params.yaml).
 VARIANTS: dict[str, dict] = {
-    "seed_readme": {"ner.model.preset": "seed_readme"},
-    "seed_train": {"ner.model.preset": "seed_train"},
+    # the original's own schedule: 50 epochs of batch 8 (early stopping as configured)
+    "seed_readme": {"ner.model.preset": "seed_readme", "ner.train.epochs": 50, "ner.train.batch_size": 8},
+    "seed_train": {"ner.model.preset": "seed_train", "ner.train.epochs": 50, "ner.train.batch_size": 8},
     "default_softmax": {"ner.model.preset": "default", "ner.model.output": "dense"},
     "default_crf": {"ner.model.preset": "default", "ner.model.output": "crf"},
     "default_crf_no_gcn": {"ner.model.preset": "default", "ner.model.output": "crf", "ner.model.gcn_layers": 0},

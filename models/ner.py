@@ -154,8 +154,12 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
 
     if config.output == "gcn":
         x = layers.Dropout(config.dropout)(x)
-        out = GraphConvolution(num_labels, activation="softmax", backward_links=False, name="gcn_out",
-                               dtype="float32", **gcn)([x, heads, rels], mask=mask)
+        scores = GraphConvolution(num_labels, backward_links=False, name="gcn_out", dtype="float32",
+                                  **gcn)([x, heads, rels], mask=mask)
+        # Softmax after the layer, not inside it: the layer zeroes padded positions, and a
+        # softmax output of all zeros makes JAX's cross-entropy 0/0 = NaN there (NaN x a
+        # zero weight is still NaN); zero scores give a harmless uniform row instead.
+        out = layers.Activation("softmax", name="tags", dtype="float32")(scores)
     else:
         if config.skip_connection and config.gcn_units:
             x = layers.Concatenate()([before_gcn, x])

@@ -16,6 +16,10 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["GIT_PYTHON_REFRESH"] = "quiet"
+# A flow run without a server starts a temporary Prefect server and waits 20 s for it by
+# default; on 2 busy cores that start can take longer (seen: 5 e2e failures, all
+# "Timed out while attempting to connect to ephemeral Prefect API server").
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @pytest.fixture(autouse=True)

@@ -152,6 +152,20 @@ def _mean_std(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
+def paired_differences(summary: dict, best: str) -> dict:
+    """best minus each other variant, seed by seed (the seeds both have): mean ± std."""
+    out = {}
+    runs = summary["variants"]
+    for other in runs:
+        seeds = [s for s in runs[best]["per_seed"] if s in runs[other]["per_seed"]]
+        if other == best or not seeds:
+            continue
+        out[other] = {"seeds": [int(s) for s in seeds],
+                      **{k: _mean_std([runs[best]["per_seed"][s][k] - runs[other]["per_seed"][s][k] for s in seeds])
+                         for k in ("dev_f1", "test_f1")}}
+    return out
+
+
 def summarise() -> dict:
     """metrics/ner_seeds.json from every run file: per variant, the runs and mean ± std
     (sample std) of dev and test figures; variants ranked by dev F1 mean."""
@@ -170,6 +184,7 @@ def summarise() -> dict:
                                                      for r in records}}
     ranked = sorted(summary["variants"], key=lambda v: -summary["variants"][v]["dev_f1"]["mean"])
     summary["ranked_by_dev_f1"] = ranked
+    summary["paired_vs_best"] = paired_differences(summary, ranked[0]) if ranked else {}
     write_json(SUMMARY, summary)
     print("\n| variant | seeds | dev F1 | test F1 | test precision | epochs | minutes/run |")
     print("|---|---|---|---|---|---|---|")
@@ -178,6 +193,9 @@ def summarise() -> dict:
         cell = lambda k, scale=100: f"{s[k]['mean'] * scale:.2f} ± {s[k]['std'] * scale:.2f}"  # noqa: E731
         print(f"| {v} | {len(s['seeds'])} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_precision')} | "
               f"{s['epochs_run']['mean']:.0f} | {s['seconds']['mean'] / 60:.1f} |")
+    for v, d in summary["paired_vs_best"].items():
+        print(f"{ranked[0]} - {v} on seeds {d['seeds']}: dev F1 {d['dev_f1']['mean'] * 100:+.2f} ± "
+              f"{d['dev_f1']['std'] * 100:.2f}, test F1 {d['test_f1']['mean'] * 100:+.2f} ± {d['test_f1']['std'] * 100:.2f}")
     print(f"written {SUMMARY.relative_to(ROOT)}")
     return summary
 

@@ -1,8 +1,9 @@
 """Train a GCN tagger, select the epoch by dev F1, score dev and test, write the outputs.
 
 An interrupted run resumes from its last epoch checkpoint under ``.cache/train_ner/<key>``;
-the key covers the params, the prepared data and the model code, so a changed model or
-changed data never resumes a stale architecture.
+the key covers the params, the prepared data, the model code and the Keras backend, so a
+changed model or changed data never resumes a stale architecture, and a run never
+continues under another backend.
 """
 from __future__ import annotations
 
@@ -66,8 +67,12 @@ def code_digest() -> str:
 
 
 def checkpoint_dir(params: NerParams, prepared: Path = paths.NER_PREPARED) -> Path:
+    import keras
+
+    # The backend too: a run started under JAX must not be resumed under TensorFlow.
     key = json.dumps({"model": params.model.model_dump(), "train": params.train.model_dump(),
-                      "data": tree_digest(prepared), "code": code_digest()}, sort_keys=True)
+                      "data": tree_digest(prepared), "code": code_digest(),
+                      "backend": keras.backend.backend()}, sort_keys=True)
     return paths.NER_CHECKPOINTS / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

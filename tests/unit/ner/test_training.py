@@ -57,7 +57,7 @@ def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, cap
     assert not tn.checkpoint_dir(prepared).exists()
 
 
-def test_checkpoint_key_covers_data_and_code(prepared, monkeypatch):
+def test_checkpoint_key_covers_data_code_and_backend(prepared, monkeypatch):
     import tasks.ner.training as tn
 
     key = tn.checkpoint_dir(prepared)
@@ -67,6 +67,11 @@ def test_checkpoint_key_covers_data_and_code(prepared, monkeypatch):
     after_data = tn.checkpoint_dir(prepared)
     monkeypatch.setattr(tn, "code_digest", lambda: "other model code")
     assert tn.checkpoint_dir(prepared) != after_data  # changed model code: no stale resume
+    after_code = tn.checkpoint_dir(prepared)
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert tn.checkpoint_dir(prepared) != after_code  # another backend: no resume across backends
 
 
 def test_training_is_deterministic_by_seed(prepared):

@@ -1,0 +1,64 @@
+"""benchmarks/ner_seeds.py: variants are validated params, the summary's means, sample
+std and seed-paired differences are right, and a workspace run is adopted only when the
+workspace trains exactly that variant."""
+import importlib.util
+import json
+import statistics
+
+import pytest
+
+from tests.support import ROOT
+
+
+@pytest.fixture
+def seeds(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ner_seeds", ROOT / "benchmarks" / "ner_seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(module, "SUMMARY", tmp_path / "metrics" / "ner_seeds.json")
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    return module
+
+
+def write_run(seeds, variant, seed, dev, test):
+    seeds.RUNS.mkdir(exist_ok=True)
+    record = {"variant": variant, "seed": seed, "best_epoch": 3, "epochs_run": 9, "seconds": 60.0,
+              "dev_f1": dev, "test_f1": test, "test_precision": test, "test_recall": test}
+    (seeds.RUNS / f"{variant}-seed{seed}.json").write_text(json.dumps(record))
+
+
+def test_every_variant_is_valid_params_and_sets_its_seed(seeds):
+    from tasks.common.params import validate_params
+
+    for variant in seeds.VARIANTS:
+        ner = validate_params(seeds.variant_params(variant, 7)).ner
+        assert ner.train.seed == 7
+    no_gcn = validate_params(seeds.variant_params("default_crf_no_gcn", 1)).ner.model
+    assert no_gcn.gcn_layers == 0 and no_gcn.output == "crf"
+
+
+def test_summary_means_std_ranking_and_paired_differences(seeds):
+    dev_a, test_a, dev_b, test_b = [0.95, 0.94, 0.96], [0.90, 0.91, 0.89], [0.93, 0.935], [0.88, 0.87]
+    for seed, dev, test in zip((1, 2, 3), dev_a, test_a):
+        write_run(seeds, "default_crf", seed, dev, test)
+    for seed, dev, test in zip((1, 3), dev_b, test_b):
+        write_run(seeds, "default_softmax", seed, dev, test)
+    summary = seeds.summarise()
+    a = summary["variants"]["default_crf"]
+    assert a["seeds"] == [1, 2, 3]
+    assert a["dev_f1"]["mean"] == pytest.approx(statistics.fmean(dev_a))
+    assert a["test_f1"]["std"] == pytest.approx(statistics.stdev(test_a))
+    assert summary["ranked_by_dev_f1"] == ["default_crf", "default_softmax"]
+    paired = summary["paired_vs_best"]["default_softmax"]
+    assert paired["seeds"] == [1, 3]  # only the seeds both variants ran
+    diffs = [0.95 - 0.93, 0.96 - 0.935]
+    assert paired["dev_f1"]["mean"] == pytest.approx(statistics.fmean(diffs))
+    assert paired["dev_f1"]["std"] == pytest.approx(statistics.stdev(diffs))
+    assert json.loads(seeds.SUMMARY.read_text()) == json.loads(json.dumps(summary))
+
+
+def test_a_workspace_that_trains_another_variant_is_not_adopted(seeds):
+    with pytest.raises(SystemExit, match="does not train variant default_softmax"):
+        seeds.record_workspace("default_softmax")  # params.yaml's default preset ends in a CRF

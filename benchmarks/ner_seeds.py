@@ -77,6 +77,15 @@ def variant_params(variant: str, seed: int) -> dict:
     return raw
 
 
+def run_record(variant: str, seed: int, results: dict, seconds: float, **extra) -> dict:
+    """One run's file: what ran (variant, seed, backend, commit) and its dev/test figures."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], **extra,
+            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "commit": commit.stdout.strip(),
+            "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"], "seconds": round(seconds, 1),
+            **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
+
+
 def run_one(variant: str, seed: int) -> dict:
     import yaml
 
@@ -96,14 +105,8 @@ def run_one(variant: str, seed: int) -> dict:
     if proc.returncode != 0 or not result_lines:
         sys.exit(f"error: {variant} seed {seed} failed (exit {proc.returncode}); see {log}")
     results = json.loads(result_lines[-1][len("RESULT "):])
-    record = {"variant": variant, "seed": seed, "overrides": VARIANTS[variant],
-              "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-              "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                       text=True).stdout.strip(),
-              "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
-              "seconds": round(results["seconds"], 1),
-              **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
+    record = run_record(variant, seed, results, results["seconds"],
+                        machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     write_json(RUNS / f"{variant}-seed{seed}.json", record)
     shutil.rmtree(work, ignore_errors=True)
     print(f"  dev F1 {record['dev_f1']:.4f}  test F1 {record['test_f1']:.4f}  ({record['seconds'] / 60:.1f} min)",
@@ -136,13 +139,8 @@ def record_workspace(variant: str) -> dict:
     results = json.loads((ROOT / "metrics" / "ner.json").read_text())
     history = (ROOT / "plots" / "ner" / "history.csv").read_text().splitlines()
     seconds_col = history[0].split(",").index("seconds")
-    record = {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], "source": "dvc repro (workspace)",
-              "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                       text=True).stdout.strip(),
-              "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
-              "seconds": round(sum(float(line.split(",")[seconds_col]) for line in history[1:]), 1),
-              **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
+    seconds = sum(float(line.split(",")[seconds_col]) for line in history[1:])
+    record = run_record(variant, seed, results, seconds, source="dvc repro (workspace)")
     write_json(RUNS / f"{variant}-seed{seed}.json", record)
     print(f"{variant} seed {seed}: recorded from the workspace (dev F1 {record['dev_f1']:.4f})")
     return record

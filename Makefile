@@ -3,6 +3,9 @@
 # make ui    Prefect UI (127.0.0.1:4200), MLflow UI (127.0.0.1:5000) and the flow deployments
 # make ui-stop  stops exactly the processes `make ui` started
 # make test-model  behaviour tests on this workspace's real trained models (after make run)
+# make cluster  PostgreSQL + Prefect and MLflow servers on it + a work pool with 2 workers,
+#               each in its own workspace, sharing one DVC remote (README "Scaling out")
+# make cluster-status / cluster-stop
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -16,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export GIT_PYTHON_REFRESH := quiet
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser
+.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser cluster cluster-stop cluster-status
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -57,9 +60,20 @@ ui-stop:
 ui-status:
 	$(BIN)/python -m flows.ui status
 
+# Workers run the committed HEAD; state, logs and the shared DVC remote go to .cluster/.
+cluster: data
+	$(BIN)/python -m flows.cluster start
+
+cluster-stop:
+	$(BIN)/python -m flows.cluster stop
+
+cluster-status:
+	$(BIN)/python -m flows.cluster status
+
 bench: data
 	$(BIN)/python benchmarks/ner_speed.py
 	$(BIN)/python benchmarks/graph_speed.py
 
 clean:
 	rm -rf .prefect mlflow.db mlartifacts .cache .ui test-artifacts
+	@test ! -d .cluster || echo "kept .cluster/ (the cluster's databases): make cluster-stop, then rm -rf .cluster"

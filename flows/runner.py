@@ -27,6 +27,16 @@ from tasks.common.tracking import (PARENT_ENV, PROJECT_ROOT, check_tracking_serv
                                    tracking_uri)
 
 
+SHARED_REMOTE_ENV = "GNN_DVC_SHARED_REMOTE"  # set on cluster workers: the DVC remote every worker shares
+
+
+def cluster_tags() -> dict[str, str]:
+    """On a cluster worker: which worker ran the flow, and which Prefect flow run it is
+    (the janitor ends the MLflow runs of a flow run that crashed: flows/cluster/janitor.py)."""
+    pairs = (("worker", "GNN_WORKER"), ("prefect_flow_run_id", "PREFECT__FLOW_RUN_ID"))
+    return {tag: os.environ[env] for tag, env in pairs if os.environ.get(env)}
+
+
 def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
     quiet_environment()
     env = dict(os.environ)
@@ -66,8 +76,31 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
     """Run one DVC stage (``dvc repro --single-item``): DVC decides whether it is
     up to date, restores it from its cache, or runs it; the flow and ``dvc repro`` share
     one cache and one dvc.lock."""
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    _stream(cmd, stage_env(parent_run_id, experiment), f"stage {stage}")
+    remote = os.environ.get(SHARED_REMOTE_ENV)
+    env = stage_env(parent_run_id, experiment)
+    # On a cluster worker (flows/cluster/): first look in the shared remote's run cache,
+    # so a stage another worker already ran is pulled, not recomputed ...
+    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--pull"] if remote else []), stage]
+    _stream(cmd, env, f"stage {stage}")
+    if remote:  # ... and only after the stage succeeded, share its outputs and run cache.
+        get_run_logger().info("dvc push %s to remote %s: %d file(s) and run-cache record(s)", stage, remote,
+                              share_outputs(stage, remote))
+
+
+def share_outputs(stage: str, remote: str) -> int:
+    """Push ``stage``'s outputs and the run cache to ``remote``, so that ``dvc repro
+    --pull`` elsewhere restores the stage instead of running it. ``dvc push --run-cache``
+    alone pushes the run-cache records but not the files of ``cache: false`` outputs
+    (metrics, plots) they name, and without those DVC runs the stage again; so the
+    records' files are pushed too. Returns how many files and records were sent."""
+    from dvc.repo import Repo
+
+    with Repo(str(PROJECT_ROOT)) as repo:
+        sent = repo.push(targets=[stage], remote=remote)
+        records = repo.stage_cache.push(remote)
+        for odb, objs in repo.stage_cache.get_used_objs(records).items():
+            sent += len(repo.cloud.push(objs, remote=remote, odb=odb).transferred)
+    return sent + len(records)
 
 
 @task(task_run_name="dvc exp run {name}")
@@ -157,7 +190,7 @@ def _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, regi
         # Enough to redo this run without Prefect: the commit and the command; dvc.lock
         # (logged below) pins every dependency's hash.
         mlflow.set_tags({"git_commit": commit, "overrides": "{}",
-                         "reproduce": reproduce_command({}, stages[-1], commit)})
+                         "reproduce": reproduce_command({}, stages[-1], commit), **cluster_tags()})
         stale = stale_stages(stages)
         reached_stale = stale is None  # from the first stale stage on, DVC decides
         for stage in stages:  # in order; a failed stage fails the flow
@@ -185,7 +218,7 @@ def _run_experiment(name, stages, overrides, metrics_file, experiment, parent, t
     exp_name = experiments.experiment_name(name)
     with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
         mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(overrides), "dvc_experiment": exp_name,
-                         "reproduce": reproduce_command(overrides, stages[-1], commit)})
+                         "reproduce": reproduce_command(overrides, stages[-1], commit), **cluster_tags()})
         ref = dvc_experiment(exp_name, overrides, stages[-1], run.info.run_id, experiment)
         mlflow.set_tag("dvc_experiment_ref", ref)
         metrics = json.loads(experiments.read_from_experiment(ref, metrics_file))

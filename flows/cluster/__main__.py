@@ -1,0 +1,235 @@
+"""The cluster's command line (the Makefile's cluster targets call it).
+
+    python -m flows.cluster start              # make cluster: up, deployed, workers polling
+    python -m flows.cluster status             # make cluster-status (exit 1 if anything is down)
+    python -m flows.cluster stop               # make cluster-stop: exactly what start started
+    python -m flows.cluster submit tags [-S tags.sage.epochs=5] [--wait]
+    python -m flows.cluster retry FLOW_RUN_ID  # a Crashed/Failed run goes back to the pool
+    python -m flows.cluster restart postgres   # any one service (fault drills)
+
+Environment, read by the first ``start`` only (then kept in .cluster/cluster.json):
+GNN_CLUSTER_DIR (.cluster), GNN_CLUSTER_PG_PORT (5433), GNN_CLUSTER_PREFECT_PORT (4300),
+GNN_CLUSTER_MLFLOW_PORT (5300), GNN_CLUSTER_WORKERS (2), GNN_CLUSTER_POOL (gnn),
+GNN_CLUSTER_HEARTBEAT_S (30, Prefect's minimum).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from flows.cluster import deploy, postgres, services, workspace
+from flows.cluster.config import ClusterConfig, ClusterError, load, new_config, save
+from flows.processes import Service, ServiceError, running_pid, start_service, stop_service
+from tasks.common.params import ParamsError
+from tasks.common.tracking import quiet_environment
+
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def _git(config: ClusterConfig, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=config.project, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _up(service: Service, timeout: float, started: list[Service]) -> None:
+    if pid := running_pid(service):
+        print(f"{service.name}: already running (pid {pid})")
+        return
+    print(f"{service.name}: starting (log {service.log_file}) ...", flush=True)
+    started.append(service)
+    pid = start_service(service, timeout)
+    print(f"{service.name}: up (pid {pid})", flush=True)
+
+
+def start(timeout: float = 300.0) -> None:
+    quiet_environment()
+    begin = time.monotonic()
+    config = new_config()
+    save(config)
+    commit = _git(config, "rev-parse", "HEAD")
+    if _git(config, "status", "--porcelain", "--untracked-files=no"):
+        print(f"note: the project has uncommitted changes; workers run the committed {commit[:12]}")
+    if postgres.initialise(config):
+        print(f"postgres: initialised {postgres.data_dir(config)}")
+    started: list[Service] = []
+    try:
+        db, prefect_server, mlflow_server = services.servers(config)
+        _up(db, timeout, started)
+        postgres.create_databases(config)
+        for service in (prefect_server, mlflow_server):
+            _up(service, timeout, started)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: config.prefect_api}):
+            names = deploy.apply(config, commit)
+        print(f"deployments on work pool {config.pool!r} at {commit[:12]}: {', '.join(names)}")
+        workspace.publish_project_data(config)
+        _up(services.janitor(config), timeout, started)
+        for name in config.worker_names:
+            print(f"{name}: workspace {workspace.create(config, name)}", flush=True)
+            _up(services.worker(config, name), timeout, started)
+    except (ServiceError, ClusterError):
+        for service in reversed(started):  # leave nothing half-started behind
+            stop_service(service)
+        raise
+    print(f"\ncluster ready in {time.monotonic() - begin:.1f} s\n"
+          f"Prefect UI  http://127.0.0.1:{config.prefect_port}  (Deployments -> Run: any idle worker takes it)\n"
+          f"MLflow UI   {config.mlflow_uri}\n"
+          f"submit      python -m flows.cluster submit tags   (or the Run button)\n"
+          f"stop with   make cluster-stop")
+
+
+def stop() -> None:
+    config = load(required=False)
+    if config is None:
+        print("no cluster here")
+        return
+    for service in reversed(services.all_services(config)):
+        print(f"{service.name}: {'stopped' if stop_service(service) else 'not running'}")
+
+
+def status() -> int:
+    config = load()
+    down = 0
+    for service in services.all_services(config):
+        pid = running_pid(service)
+        answers = False
+        try:
+            answers = pid is not None and bool(service.ready())
+        except OSError:
+            pass
+        down += not answers
+        state = f"running (pid {pid}), {'answering' if answers else 'NOT answering'}" if pid else "not running"
+        print(f"{service.name:15s} {state}")
+    return 1 if down else 0
+
+
+def check_reachable(config: ClusterConfig) -> None:
+    """Fail within seconds, naming the part that is down, before anything is submitted."""
+    if not postgres.can_connect(config):
+        raise ClusterError(f"PostgreSQL at 127.0.0.1:{config.pg_port} is not answering: start it with `make cluster` "
+                           f"(log {config.root / 'logs' / 'postgres.log'})")
+    try:
+        if not services.prefect_ready(config):
+            raise OSError("not ready")
+    except OSError as err:
+        why = "cannot reach its database" if "503" in str(err) else f"is not answering ({err})"
+        raise ClusterError(f"the Prefect server at {config.prefect_api} {why}: see "
+                           f"{config.root / 'logs' / 'prefect-server.log'}, or restart with `make cluster`") from None
+    try:
+        services.mlflow_ready(config)
+    except OSError as err:
+        raise ClusterError(f"the MLflow server at {config.mlflow_uri} is not answering ({err}): see "
+                           f"{config.root / 'logs' / 'mlflow-server.log'}, or restart with `make cluster`") from None
+
+
+def _parameters(name: str, sets: list[str]) -> dict:
+    """The flow's parameters for ``-S`` overrides (validated here, before submitting);
+    none: the deployed commit's params.yaml."""
+    from flows.forms import chosen_values, parse_sets
+
+    overrides = parse_sets(sets)
+    if not overrides:
+        return {}
+    if name == "pipeline":
+        return {top: chosen_values(top, overrides) for top in ("ner", "tags")}
+    return chosen_values(name, overrides)
+
+
+def submit(name: str, sets: list[str], wait: bool) -> int:
+    from prefect.deployments import run_deployment
+
+    config = load()
+    check_reachable(config)
+    parameters = _parameters(name, sets)
+    flow_name = deploy.DEPLOYMENTS[name][0].split(":")[1].replace("_flow", "")
+    run = run_deployment(f"{flow_name}/{name}", parameters=parameters, timeout=0)
+    print(f"submitted flow run {run.name} ({run.id}) to work pool {config.pool!r}\n"
+          f"  http://127.0.0.1:{config.prefect_port}/runs/flow-run/{run.id}", flush=True)
+    return wait_for(str(run.id)) if wait else 0
+
+
+def flow_run_state(flow_run_id: str) -> str:
+    import asyncio
+
+    from prefect import get_client
+
+    async def read():
+        async with get_client() as client:
+            return (await client.read_flow_run(flow_run_id)).state
+
+    state = asyncio.run(read())
+    return state.type.value if state else "PENDING"
+
+
+def wait_for(flow_run_id: str, poll: float = 3.0) -> int:
+    while (state := flow_run_state(flow_run_id)) not in FINAL:
+        time.sleep(poll)
+    print(f"flow run {flow_run_id}: {state}")
+    return 0 if state == "COMPLETED" else 1
+
+
+def retry(flow_run_id: str) -> None:
+    """What the UI's Retry does: the run goes back to Scheduled and an idle worker takes it."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    async def reschedule():
+        async with get_client() as client:
+            await client.set_flow_run_state(flow_run_id, Scheduled(name="AwaitingRetry"), force=True)
+
+    check_reachable(load())
+    asyncio.run(reschedule())
+    print(f"flow run {flow_run_id}: scheduled again; the next idle worker runs it")
+
+
+def restart(name: str) -> None:
+    config = load()
+    (service,) = [s for s in services.all_services(config) if s.name == name] or [None]
+    if service is None:
+        raise ClusterError(f"no service {name!r}; one of: {', '.join(s.name for s in services.all_services(config))}")
+    stop_service(service)
+    start_service(service, 300.0)
+    print(f"{name}: restarted (pid {running_pid(service)})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.cluster", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("start")
+    sub.add_parser("stop")
+    sub.add_parser("status")
+    p = sub.add_parser("submit")
+    p.add_argument("name", choices=sorted(deploy.DEPLOYMENTS))
+    p.add_argument("-S", "--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    p.add_argument("--wait", action="store_true", help="wait for the run to end; exit 1 unless it completed")
+    sub.add_parser("retry").add_argument("flow_run_id")
+    sub.add_parser("restart").add_argument("service")
+    args = parser.parse_args(argv)
+    quiet_environment()
+    try:
+        if args.command in {"submit", "retry"}:
+            import os
+
+            os.environ["PREFECT_API_URL"] = load().prefect_api  # before Prefect reads its settings
+        if args.command == "start":
+            start()
+        elif args.command == "stop":
+            stop()
+        elif args.command == "status":
+            sys.exit(status())
+        elif args.command == "submit":
+            sys.exit(submit(args.name, args.sets, args.wait))
+        elif args.command == "retry":
+            retry(args.flow_run_id)
+        else:
+            restart(args.service)
+    except (ClusterError, ServiceError, ParamsError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Where the cluster lives and how to reach it.
+
+Chosen once, by ``start``, from the environment (ports, number of workers, state folder)
+and kept in ``<state>/cluster.json`` (mode 0600: it holds the database password), so
+that ``status``, ``stop`` and ``submit`` talk to the same services without the same
+environment. Everything binds to 127.0.0.1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flows.processes import HOST
+from tasks.common.tracking import PROJECT_ROOT
+
+DB_USER = "gnn"
+DATABASES = ("prefect", "mlflow")
+SHARED_REMOTE = "cluster"  # the DVC remote name every workspace pushes to and pulls from
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot do what was asked; the message names the part and the fix."""
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("GNN_CLUSTER_DIR") or PROJECT_ROOT / ".cluster").resolve()
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    project: str  # the project the workers clone
+    state: str
+    pg_port: int
+    prefect_port: int
+    mlflow_port: int
+    workers: int
+    pool: str
+    password: str
+    heartbeat_s: int  # flow-run heartbeat; a run silent for 2.5x this is declared Crashed
+
+    @property
+    def prefect_api(self) -> str:
+        return f"http://{HOST}:{self.prefect_port}/api"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"http://{HOST}:{self.mlflow_port}"
+
+    def database_url(self, name: str, driver: str = "postgresql") -> str:
+        return f"{driver}://{DB_USER}:{self.password}@{HOST}:{self.pg_port}/{name}"
+
+    @property
+    def root(self) -> Path:
+        return Path(self.state)
+
+    @property
+    def dvc_remote(self) -> Path:
+        return self.root / "dvc-remote"
+
+    def workspace(self, worker: str) -> Path:
+        return self.root / "workspaces" / worker
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [f"worker-{i}" for i in range(1, self.workers + 1)]
+
+
+def _env_int(key: str, default: int, low: int = 1) -> int:
+    raw = os.environ.get(key, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ClusterError(f"{key}={raw!r} is not a whole number") from None
+    if value < low:
+        raise ClusterError(f"{key}={value} must be at least {low}")
+    return value
+
+
+def new_config() -> ClusterConfig:
+    """The configuration for a first start, from GNN_CLUSTER_* (validated before any work);
+    a later start reuses the saved one so the database password and ports stay."""
+    saved = load(required=False)
+    if saved is not None:
+        return saved
+    return ClusterConfig(
+        project=str(PROJECT_ROOT), state=str(state_dir()),
+        pg_port=_env_int("GNN_CLUSTER_PG_PORT", 5433), prefect_port=_env_int("GNN_CLUSTER_PREFECT_PORT", 4300),
+        mlflow_port=_env_int("GNN_CLUSTER_MLFLOW_PORT", 5300), workers=_env_int("GNN_CLUSTER_WORKERS", 2),
+        pool=os.environ.get("GNN_CLUSTER_POOL", "gnn"), password=secrets.token_hex(16),
+        heartbeat_s=_env_int("GNN_CLUSTER_HEARTBEAT_S", 30, low=30))
+
+
+def config_file() -> Path:
+    return state_dir() / "cluster.json"
+
+
+def save(config: ClusterConfig) -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(config), indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def load(required: bool = True) -> ClusterConfig | None:
+    path = config_file()
+    try:
+        return ClusterConfig(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        if required:
+            raise ClusterError(f"no cluster here ({path} does not exist): start one with `make cluster`") from None
+        return None
+    except (ValueError, TypeError) as err:
+        raise ClusterError(f"{path} is not a cluster configuration ({err}); "
+                           f"remove {state_dir()} and run `make cluster` again") from None

@@ -1,0 +1,90 @@
+"""The cluster's processes, in start order, and how to tell each one answers.
+
+PostgreSQL, then the Prefect server and the MLflow server on their databases, the
+janitor, and one Prefect worker per workspace. Each is a flows.processes.Service: own
+session, pid file and log under the state folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from flows.cluster import postgres
+from flows.cluster.config import ClusterConfig
+from flows.processes import HOST, Service
+
+BIN = Path(sys.executable).parent
+QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
+         "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_PYTHON_REFRESH": "quiet"}
+
+
+def http_get(url: str, data: bytes | None = None, timeout: float = 3.0) -> bytes:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return reply.read()
+
+
+def prefect_ready(config: ClusterConfig) -> bool:
+    """The API answers and its database is connectable (/api/ready checks both)."""
+    return json.loads(http_get(f"{config.prefect_api}/ready")).get("message") == "OK"
+
+
+def mlflow_ready(config: ClusterConfig) -> bool:
+    return http_get(f"{config.mlflow_uri}/health").strip() == b"OK"
+
+
+def online_workers(config: ClusterConfig) -> set[str]:
+    rows = json.loads(http_get(f"{config.prefect_api}/work_pools/{config.pool}/workers/filter", b"{}"))
+    return {row["name"] for row in rows if row.get("status") == "ONLINE"}
+
+
+def worker_env(config: ClusterConfig, worker: str) -> dict[str, str]:
+    """What a worker (and every flow run it starts) sees: the two servers, its workspace,
+    its name, the shared DVC remote, and flow-run heartbeats for crash detection."""
+    from flows.cluster.config import SHARED_REMOTE
+
+    ws = config.workspace(worker)
+    return {**QUIET, "PREFECT_API_URL": config.prefect_api, "MLFLOW_TRACKING_URI": config.mlflow_uri,
+            "GNN_MLFLOW_UI": config.mlflow_uri, "GNN_WORKSPACE": str(ws), "GNN_WORKER": worker,
+            "GNN_DVC_SHARED_REMOTE": SHARED_REMOTE, "PREFECT_HOME": str(config.root / "homes" / worker),
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(config.heartbeat_s), "PYTHONPATH": str(ws),
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+
+
+def servers(config: ClusterConfig) -> list[Service]:
+    home = {**QUIET, "PREFECT_HOME": str(config.root / "homes" / "server")}
+    return [
+        postgres.service(config),
+        Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,
+                                   "--port", str(config.prefect_port), "--workers", "1"], config.prefect_port,
+                config.root, lambda: prefect_ready(config),
+                {**home, "PREFECT_API_DATABASE_CONNECTION_URL": config.database_url("prefect", "postgresql+asyncpg"),
+                 "PREFECT_UI_API_URL": config.prefect_api}, config.root, port_hint="set GNN_CLUSTER_PREFECT_PORT"),
+        Service("mlflow-server", [str(BIN / "mlflow"), "server", "--backend-store-uri", config.database_url("mlflow", "postgresql+psycopg2"),
+                                  "--artifacts-destination", str(config.root / "mlflow-artifacts"),
+                                  "--host", HOST, "--port", str(config.mlflow_port), "--workers", "1"],
+                config.mlflow_port, config.root, lambda: mlflow_ready(config), home, config.root,
+                port_hint="set GNN_CLUSTER_MLFLOW_PORT"),
+    ]
+
+
+def janitor(config: ClusterConfig) -> Service:
+    env = {**QUIET, "PREFECT_API_URL": config.prefect_api, "GNN_CLUSTER_DIR": config.state,
+           "PREFECT_HOME": str(config.root / "homes" / "janitor"), "PYTHONPATH": config.project}
+    return Service("janitor", [sys.executable, "-m", "flows.cluster.janitor"], None, config.root,
+                   lambda: True, env, Path(config.project))
+
+
+def worker(config: ClusterConfig, name: str) -> Service:
+    # --limit 1: one flow run per workspace at a time (its DVC lock allows no more).
+    cmd = [str(BIN / "prefect"), "worker", "start", "--pool", config.pool, "--name", name, "--type", "process",
+           "--limit", "1"]
+    return Service(name, cmd, None, config.root, lambda: name in online_workers(config),
+                   worker_env(config, name), config.workspace(name))
+
+
+def all_services(config: ClusterConfig) -> list[Service]:
+    return [*servers(config), janitor(config), *(worker(config, name) for name in config.worker_names)]

@@ -1,0 +1,192 @@
+"""End to end: `make cluster` on free ports with a tiny project. PostgreSQL, Prefect and
+MLflow servers, a process work pool with two workers in their own workspaces and a shared
+DVC remote. Two tags runs at once land on different workers; a worker killed in the
+middle of a third run leaves it Crashed (its MLflow runs KILLED, the DVC remote
+untouched) and a retry completes on the other worker; stop leaves no process behind."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from flows import processes
+from tests.support import TINY_TAGS, commit_data, make_project, run_ok, write_citeulike_slice
+
+pytestmark = pytest.mark.e2e
+EPOCHS = 150  # the third run: long enough to be killed in the middle
+SUBMITTED = re.compile(r"submitted flow run \S+ \(([0-9a-f-]{36})\)")
+
+
+@pytest.fixture
+def cluster_dir():
+    # PostgreSQL runs as the unprivileged `postgres` user when the tests run as root, and
+    # pytest's tmp_path (mode 0700) is closed to it: the state lives in a folder it can reach.
+    path = Path(tempfile.mkdtemp(prefix="gnn-cluster-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _processes_using(folder: Path) -> list[str]:
+    """Live processes whose command line or working folder is inside ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()) or processes.proc_stat(proc.name) is None:
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if str(folder) in cmd or cwd.startswith(str(folder)):
+            found.append(f"{proc.name}: {cmd[:120]}")
+    return found
+
+
+def _remote_files(remote: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(remote)): p.read_bytes() for p in sorted(remote.rglob("*")) if p.is_file()}
+
+
+def _complete(files: dict[str, bytes]) -> list[str]:
+    """Objects in the remote whose content does not hash to their name (half-written)."""
+    bad = []
+    for name, data in files.items():
+        if name.startswith("files/md5/"):
+            digest = name.removeprefix("files/md5/").replace("/", "").removesuffix(".dir")
+            if hashlib.md5(data).hexdigest() != digest:
+                bad.append(name)
+    return bad
+
+
+def _mlflow_flow_runs(config: dict) -> dict[str, dict]:
+    """Flow-level MLflow runs read straight from PostgreSQL: {run id: {status, tags}}."""
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=config["pg_port"], user="gnn", password=config["password"],
+                            dbname="mlflow", connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT r.run_uuid, r.status, t.key, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid")
+            runs: dict[str, dict] = {}
+            for run_id, status, key, value in cur.fetchall():
+                runs.setdefault(run_id, {"status": status, "tags": {}})["tags"][key] = value
+    finally:
+        conn.close()
+    return {k: v for k, v in runs.items() if v["tags"].get("kind") == "flow"}
+
+
+def _wait(what: str, check, timeout: float, poll: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_path, cluster_dir):
+    proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 2})
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    commit_data(proj, env, "data/raw/citeulike-t")
+    env.update({"GNN_CLUSTER_DIR": str(cluster_dir), "GNN_CLUSTER_WORKERS": "2",
+                **{f"GNN_CLUSTER_{k}_PORT": str(processes.free_port()) for k in ("PG", "PREFECT", "MLFLOW")}})
+    cli = [sys.executable, "-m", "flows.cluster"]
+    try:
+        start = run_ok(cli + ["start"], proj, env, timeout=400).stdout
+        assert "cluster ready in" in start, start
+        config = json.loads((cluster_dir / "cluster.json").read_text())
+        assert run_ok(cli + ["status"], proj, env).returncode == 0
+
+        # Two runs submitted at once run side by side, one per worker.
+        both = [subprocess.Popen(cli + ["submit", "tags", "--wait"], cwd=proj, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+        outs = [p.communicate(timeout=900)[0] for p in both]
+        assert [p.returncode for p in both] == [0, 0], "\n".join(outs)
+        ids = {SUBMITTED.search(out).group(1) for out in outs}
+        runs = _mlflow_flow_runs(config)
+        done = {r["tags"]["prefect_flow_run_id"]: r for r in runs.values() if r["status"] == "FINISHED"}
+        assert set(done) == ids
+        assert {done[i]["tags"]["worker"] for i in ids} == {"worker-1", "worker-2"}
+        remote = cluster_dir / "dvc-remote"
+        before = _remote_files(remote)
+        assert any(name.startswith("runs/") for name in before), "no run cache was pushed"
+        assert not _complete(before)
+
+        # A later run on a fresh workspace pulls every stage from the remote's run cache.
+        fresh = tmp_path / "fresh"
+        run_ok(["git", "clone", "-q", str(proj), str(fresh)], tmp_path, env)
+        dvc = [sys.executable, "-m", "dvc"]
+        run_ok(dvc + ["remote", "add", "--local", "-d", "cluster", str(remote)], fresh, env)
+        pulled = run_ok(dvc + ["repro", "--pull", "evaluate_tags"], fresh, {**env, "PYTHONPATH": str(fresh)})
+        assert "Running stage" not in pulled.stdout and pulled.stdout.count("is cached") == 6, pulled.stdout
+
+        # A third run with more epochs (a new commit, deployed again) loses its worker mid-run.
+        import yaml
+
+        params = yaml.safe_load((proj / "params.yaml").read_text())
+        params["tags"]["sage"].update(epochs=EPOCHS, tolerance=0.0)
+        (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+        run_ok(git + ["commit", "-qam", "more epochs"], proj, env)
+        assert "at " in run_ok(cli + ["start"], proj, env, timeout=300).stdout
+        third = SUBMITTED.search(run_ok(cli + ["submit", "tags"], proj, env).stdout).group(1)
+        victim = _wait("the third run's train_sage", lambda: next(
+            (r["tags"]["worker"] for r in _mlflow_flow_runs(config).values()
+             if r["tags"].get("prefect_flow_run_id") == third and _training(cluster_dir, r["tags"]["worker"])), None),
+            timeout=300)
+        pid = processes.running_pid(_service(cluster_dir, victim))
+        killed_at = time.monotonic()
+        processes.kill_tree(pid)
+        state = _wait("Crashed", lambda: _state(cli, proj, env, third) if _state(cli, proj, env, third) in {
+            "CRASHED", "FAILED", "COMPLETED"} else None, timeout=240, poll=3)
+        assert state == "CRASHED"
+        print(f"crash detected {time.monotonic() - killed_at:.0f} s after the kill")
+        killed = _wait("the janitor", lambda: [r for r in _mlflow_flow_runs(config).values()
+                                                 if r["tags"].get("prefect_flow_run_id") == third
+                                                 and r["status"] == "KILLED"], timeout=60)
+        assert "cluster janitor" in killed[0]["tags"]["ended_by"]
+        assert _remote_files(remote) == before, "the killed run pushed something to the DVC remote"
+
+        # Retried, it completes on the surviving worker.
+        run_ok(cli + ["retry", third], proj, env)
+        _wait("the retry", lambda: _state(cli, proj, env, third) in {"COMPLETED", "FAILED", "CRASHED"},
+              timeout=600, poll=3)
+        assert _state(cli, proj, env, third) == "COMPLETED"
+        survivor = {"worker-1", "worker-2"} - {victim}
+        finished = [r for r in _mlflow_flow_runs(config).values()
+                    if r["tags"].get("prefect_flow_run_id") == third and r["status"] == "FINISHED"]
+        assert [r["tags"]["worker"] for r in finished] == list(survivor)
+        assert not _complete(_remote_files(remote))
+    finally:
+        stop = subprocess.run(cli + ["stop"], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+    assert stop.returncode == 0, stop.stderr
+    time.sleep(1)
+    assert _processes_using(cluster_dir) == []
+
+
+def _service(cluster_dir: Path, name: str) -> processes.Service:
+    return processes.Service(name, [], None, cluster_dir, lambda: True)
+
+
+def _training(cluster_dir: Path, worker: str) -> bool:
+    log = cluster_dir / "logs" / f"{worker}.log"
+    return log.exists() and f"epoch 3/{EPOCHS}" in log.read_text(errors="replace")
+
+
+def _state(cli, proj, env, flow_run_id) -> str:
+    """The flow run's state type, from the Prefect server's REST API."""
+    import urllib.request
+
+    config = json.loads((Path(env["GNN_CLUSTER_DIR"]) / "cluster.json").read_text())
+    url = f"http://127.0.0.1:{config['prefect_port']}/api/flow_runs/{flow_run_id}"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return json.loads(reply.read())["state_type"]

@@ -69,7 +69,7 @@ def start(timeout: float = 300.0) -> None:
         for name in config.worker_names:
             print(f"{name}: workspace {workspace.create(config, name)}", flush=True)
             _up(services.worker(config, name), timeout, started)
-    except (ServiceError, ClusterError):
+    except BaseException:  # a failed step, Ctrl-C, a Prefect error while deploying
         for service in reversed(started):  # leave nothing half-started behind
             stop_service(service)
         raise
@@ -138,11 +138,11 @@ def _parameters(name: str, sets: list[str]) -> dict:
 
 
 def submit(name: str, sets: list[str], wait: bool) -> int:
-    from prefect.deployments import run_deployment
-
     config = load()
     check_reachable(config)
     parameters = _parameters(name, sets)
+    from prefect.deployments import run_deployment
+
     flow_name = deploy.DEPLOYMENTS[name][0].split(":")[1].replace("_flow", "")
     run = run_deployment(f"{flow_name}/{name}", parameters=parameters, timeout=0)
     print(f"submitted flow run {run.name} ({run.id}) to work pool {config.pool!r}\n"

@@ -2,7 +2,8 @@
 MLflow servers, a process work pool with two workers in their own workspaces and a shared
 DVC remote. Two tags runs at once land on different workers; a worker killed in the
 middle of a third run leaves it Crashed (its MLflow runs KILLED, the DVC remote
-untouched) and a retry completes on the other worker; stop leaves no process behind."""
+untouched) and a retry completes on the other worker, though PostgreSQL restarts during
+it; a server or the database down at submit time is named; stop leaves no process behind."""
 from __future__ import annotations
 
 import hashlib
@@ -156,16 +157,31 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         assert "cluster janitor" in killed[0]["tags"]["ended_by"]
         assert _remote_files(remote) == before, "the killed run pushed something to the DVC remote"
 
-        # Retried, it completes on the surviving worker.
+        # Retried, it completes on the surviving worker, though PostgreSQL restarts under it.
         run_ok(cli + ["retry", third], proj, env)
+        survivor = {"worker-1", "worker-2"} - {victim}
+        _wait("the retry's train_sage", lambda: _training(cluster_dir, *survivor), timeout=300, poll=1)
+        assert "postgres: restarted" in run_ok(cli + ["restart", "postgres"], proj, env).stdout
         _wait("the retry", lambda: _state(cli, proj, env, third) in {"COMPLETED", "FAILED", "CRASHED"},
               timeout=600, poll=3)
         assert _state(cli, proj, env, third) == "COMPLETED"
-        survivor = {"worker-1", "worker-2"} - {victim}
         finished = [r for r in _mlflow_flow_runs(config).values()
                     if r["tags"].get("prefect_flow_run_id") == third and r["status"] == "FINISHED"]
         assert [r["tags"]["worker"] for r in finished] == list(survivor)
         assert not _complete(_remote_files(remote))
+
+        # A server or the database down at submit time: a message naming it, within seconds.
+        from flows.cluster import services
+        from flows.cluster.config import ClusterConfig
+
+        parts = {s.name: s for s in services.all_services(ClusterConfig(**config))}
+        for name, message in (("mlflow-server", "the MLflow server at"), ("prefect-server", "the Prefect server at"),
+                              ("postgres", "PostgreSQL at")):
+            assert processes.stop_service(parts[name])
+            began = time.monotonic()
+            refused = subprocess.run(cli + ["submit", "tags"], cwd=proj, env=env, capture_output=True, text=True)
+            assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+            assert time.monotonic() - began < 30
     finally:
         stop = subprocess.run(cli + ["stop"], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
     assert stop.returncode == 0, stop.stderr

@@ -1,0 +1,126 @@
+"""The mission's two flows (ner, tags) on a `make cluster` with two workers at once,
+against the same two runs one after the other on a one-worker cluster, in one run.
+
+Each mode gets a fresh cluster (own PostgreSQL, servers, workspaces and an empty DVC
+remote, so nothing is restored from the other mode's run cache) on a copy of the project
+with the real raw data. The clock runs from submitting both flow runs until both have
+completed; cluster start-up is timed separately. Result: wall times, the ratio
+sequential / parallel, and each flow run's own duration from the Prefect server.
+
+    python benchmarks/cluster_parallel.py                  # the scaled mission (below)
+    python benchmarks/cluster_parallel.py --full           # params.yaml as it is (~1 h here)
+    python benchmarks/cluster_parallel.py -S ner.train.epochs=2
+
+The default scale (SCALED) keeps every stage of both flows but trims data and epochs so
+that both modes finish in about 20 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULT = ROOT / "benchmarks" / "results" / "cluster_parallel.json"
+SCALED = {"ner.data.max_sentences": 3000, "ner.train.epochs": 4, "tags.evaluate.seeds": [42]}
+FLOWS = ("ner", "tags")
+
+
+def project_copy(dest: Path, overrides: dict) -> tuple[Path, dict]:
+    """A git + DVC copy of the project with params.yaml plus ``overrides`` and the raw data
+    (dvc add + commit, as the real project tracks it)."""
+    from flows.workspace import copy_workspace
+    from tasks.common.params import apply_overrides, read_raw
+
+    proj, env = copy_workspace(dest / "proj", apply_overrides(read_raw(ROOT / "params.yaml"), overrides), dest)
+    folders = []
+    for folder in ("data/raw/conll2003", "data/raw/citeulike-t"):
+        if not (ROOT / folder).is_dir():
+            sys.exit(f"error: {ROOT / folder} is missing: run `make data` (dvc pull) first")
+        shutil.copytree(ROOT / folder, proj / folder)
+        folders.append(folder)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    for cmd in ([sys.executable, "-m", "dvc", "add", "-q", *folders], git + ["add", "-A"], git + ["commit", "-qm", "data"]):
+        subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True)
+    return proj, env
+
+
+def flow_run(api: str, flow_run_id: str) -> dict:
+    with urllib.request.urlopen(f"{api}/flow_runs/{flow_run_id}", timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def run_mode(proj: Path, env: dict, workers: int) -> dict:
+    from flows.processes import free_port
+
+    state = Path(tempfile.mkdtemp(prefix=f"gnn-bench-cluster-{workers}w-"))
+    state.chmod(0o755)  # reachable by the `postgres` user when we are root
+    env = {**env, "GNN_CLUSTER_DIR": str(state), "GNN_CLUSTER_WORKERS": str(workers),
+           **{f"GNN_CLUSTER_{k}_PORT": str(free_port()) for k in ("PG", "PREFECT", "MLFLOW")}}
+    cli = [sys.executable, "-m", "flows.cluster"]
+    try:
+        began = time.monotonic()
+        subprocess.run(cli + ["start"], cwd=proj, env=env, check=True, capture_output=True, text=True)
+        ready = time.monotonic() - began
+        config = json.loads((state / "cluster.json").read_text())
+        api = f"http://127.0.0.1:{config['prefect_port']}/api"
+        print(f"{workers} worker(s): cluster ready in {ready:.1f} s; submitting {' and '.join(FLOWS)}", flush=True)
+        began = time.monotonic()
+        procs = {name: subprocess.Popen(cli + ["submit", name, "--wait"], cwd=proj, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for name in FLOWS}
+        outs = {name: p.communicate()[0] for name, p in procs.items()}
+        wall = time.monotonic() - began
+        failed = [name for name, p in procs.items() if p.returncode != 0]
+        if failed:
+            raise SystemExit(f"error: {failed} did not complete:\n" + "\n".join(outs[n][-2000:] for n in failed)
+                             + f"\n(logs in {state / 'logs'})")
+        runs = {}
+        for name, out in outs.items():
+            run = flow_run(api, out.split("(", 1)[1].split(")", 1)[0])
+            runs[name] = {"total_run_time_s": round(run["total_run_time"], 1), "start": run["start_time"],
+                          "end": run["end_time"]}
+        each = ", ".join(f"{n} {r['total_run_time_s']} s" for n, r in runs.items())
+        print(f"{workers} worker(s): both completed in {wall:.1f} s ({each})", flush=True)
+        return {"workers": workers, "cluster_ready_s": round(ready, 1), "wall_s": round(wall, 1), "runs": runs}
+    finally:
+        subprocess.run(cli + ["stop"], cwd=proj, env=env, capture_output=True, text=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="params.yaml as it is, no scaling")
+    parser.add_argument("-S", "--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    args = parser.parse_args()
+    from flows.forms import parse_sets
+
+    overrides = {} if args.full else dict(SCALED)
+    overrides.update(parse_sets(args.sets))
+    work = ROOT / ".cache" / "bench-cluster"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    proj, env = project_copy(work, overrides)
+    env.pop("MLFLOW_TRACKING_URI", None)  # the workers use the cluster's tracking server
+    parallel = run_mode(proj, env, workers=2)
+    sequential = run_mode(proj, env, workers=1)
+    result = {"overrides": overrides, "parallel_2_workers": parallel, "sequential_1_worker": sequential,
+              "sequential_over_parallel": round(sequential["wall_s"] / parallel["wall_s"], 2),
+              "command": "python benchmarks/cluster_parallel.py" + (" --full" if args.full else "")
+                         + "".join(f" -S {s}" for s in args.sets),
+              "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "date": time.strftime("%Y-%m-%d")}
+    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"sequential / parallel wall time: {result['sequential_over_parallel']}x; wrote {RESULT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export GIT_PYTHON_REFRESH := quiet
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser cluster cluster-stop cluster-status
+.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser postgres cluster cluster-stop cluster-status
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ data: install
 run: data
 	$(BIN)/python -m flows.pipeline
 
-test: data browser
+test: data browser postgres
 	$(BIN)/python -m pytest -q tests
 
 # The behaviour tests of tests/model on the real models in artifacts/ (CI trains tiny ones).
@@ -51,6 +51,14 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The cluster (make cluster, and its e2e test) needs PostgreSQL's server binaries:
+# Debian's postgresql package, installed only when initdb is nowhere to be found.
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian postgresql for make cluster and its test"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 ui: data
 	$(BIN)/python -m flows.ui start
 
@@ -61,7 +69,7 @@ ui-status:
 	$(BIN)/python -m flows.ui status
 
 # Workers run the committed HEAD; state, logs and the shared DVC remote go to .cluster/.
-cluster: data
+cluster: data postgres
 	$(BIN)/python -m flows.cluster start
 
 cluster-stop:

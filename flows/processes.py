@@ -129,6 +129,18 @@ def start_service(service: Service, timeout: float) -> int:
     return proc.pid
 
 
+def ensure_started(service: Service, timeout: float, started: list[Service]) -> None:
+    """Start ``service`` unless our process for it already runs; a started one is added
+    to ``started`` (before it answers), so that the caller can stop it again on failure."""
+    if pid := running_pid(service):
+        print(f"{service.name}: already running (pid {pid})")
+        return
+    print(f"{service.name}: starting (log {service.log_file}) ...", flush=True)
+    started.append(service)
+    pid = start_service(service, timeout)
+    print(f"{service.name}: up (pid {pid})", flush=True)
+
+
 def stop_service(service: Service, grace: float = 20.0) -> bool:
     """Stop our process for ``service`` and everything it started (its process group
     and, for processes that start their children in new sessions, its descendants)."""

@@ -18,7 +18,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from flows.processes import HOST, Service, ServiceError, running_pid, start_service, stop_service
+from flows.processes import HOST, Service, ServiceError, ensure_started, running_pid, stop_service
 from tasks.common.tracking import PROJECT_ROOT, quiet_environment, tracking_uri
 
 STATE = PROJECT_ROOT / ".ui"
@@ -100,13 +100,7 @@ def start(timeout: float = 240.0) -> None:
     started: list[Service] = []
     try:
         for service in services():
-            if pid := running_pid(service):
-                print(f"{service.name}: already running (pid {pid})")
-                continue
-            print(f"{service.name}: starting (log {service.log_file.relative_to(PROJECT_ROOT)}) ...", flush=True)
-            started.append(service)
-            pid = start_service(service, timeout)
-            print(f"{service.name}: up (pid {pid})", flush=True)
+            ensure_started(service, timeout, started)
     except UIError:
         for service in reversed(started):  # leave nothing half-started behind
             stop_service(service)

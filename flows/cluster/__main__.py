@@ -21,7 +21,7 @@ import time
 
 from flows.cluster import deploy, postgres, services, workspace
 from flows.cluster.config import ClusterConfig, ClusterError, load, new_config, save
-from flows.processes import Service, ServiceError, running_pid, start_service, stop_service
+from flows.processes import Service, ServiceError, ensure_started, running_pid, start_service, stop_service
 from tasks.common.params import ParamsError
 from tasks.common.tracking import quiet_environment
 
@@ -30,16 +30,6 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 def _git(config: ClusterConfig, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=config.project, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def _up(service: Service, timeout: float, started: list[Service]) -> None:
-    if pid := running_pid(service):
-        print(f"{service.name}: already running (pid {pid})")
-        return
-    print(f"{service.name}: starting (log {service.log_file}) ...", flush=True)
-    started.append(service)
-    pid = start_service(service, timeout)
-    print(f"{service.name}: up (pid {pid})", flush=True)
 
 
 def start(timeout: float = 300.0) -> None:
@@ -55,20 +45,20 @@ def start(timeout: float = 300.0) -> None:
     started: list[Service] = []
     try:
         db, prefect_server, mlflow_server = services.servers(config)
-        _up(db, timeout, started)
+        ensure_started(db, timeout, started)
         postgres.create_databases(config)
         for service in (prefect_server, mlflow_server):
-            _up(service, timeout, started)
+            ensure_started(service, timeout, started)
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: config.prefect_api}):
             names = deploy.apply(config, commit)
         print(f"deployments on work pool {config.pool!r} at {commit[:12]}: {', '.join(names)}")
         workspace.publish_project_data(config)
-        _up(services.janitor(config), timeout, started)
+        ensure_started(services.janitor(config), timeout, started)
         for name in config.worker_names:
             print(f"{name}: workspace {workspace.create(config, name)}", flush=True)
-            _up(services.worker(config, name), timeout, started)
+            ensure_started(services.worker(config, name), timeout, started)
     except BaseException:  # a failed step, Ctrl-C, a Prefect error while deploying
         for service in reversed(started):  # leave nothing half-started behind
             stop_service(service)

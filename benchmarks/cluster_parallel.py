@@ -8,11 +8,11 @@ completed; cluster start-up is timed separately. Result: wall times, the ratio
 sequential / parallel, and each flow run's own duration from the Prefect server.
 
     python benchmarks/cluster_parallel.py                  # the scaled mission (below)
-    python benchmarks/cluster_parallel.py --full           # params.yaml as it is (~1 h here)
+    python benchmarks/cluster_parallel.py --full           # params.yaml as it is (~1 h here; _full.json)
     python benchmarks/cluster_parallel.py -S ner.train.epochs=2
 
 The default scale (SCALED) keeps every stage of both flows but trims data and epochs so
-that both modes finish in about 20 minutes on 2 cores.
+that both modes finish in about 12 minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -100,7 +100,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="params.yaml as it is, no scaling")
     parser.add_argument("-S", "--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    parser.add_argument("--out", type=Path, help=f"result file (default {RESULT.name}, or "
+                                                 f"{RESULT.stem}_full.json with --full)")
     args = parser.parse_args()
+    out = args.out or (RESULT.with_name(f"{RESULT.stem}_full.json") if args.full else RESULT)
     from flows.forms import parse_sets
 
     overrides = {} if args.full else dict(SCALED)
@@ -115,11 +118,11 @@ def main() -> None:
     result = {"overrides": overrides, "parallel_2_workers": parallel, "sequential_1_worker": sequential,
               "sequential_over_parallel": round(sequential["wall_s"] / parallel["wall_s"], 2),
               "command": "python benchmarks/cluster_parallel.py" + (" --full" if args.full else "")
-                         + "".join(f" -S {s}" for s in args.sets),
+                         + "".join(f" -S {s}" for s in args.sets) + (f" --out {args.out}" if args.out else ""),
               "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "date": time.strftime("%Y-%m-%d")}
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"sequential / parallel wall time: {result['sequential_over_parallel']}x; wrote {RESULT}")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"sequential / parallel wall time: {result['sequential_over_parallel']}x; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -88,6 +89,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def http_get(url: str, data: bytes | None = None, timeout: float = 5.0) -> bytes:
+    """GET (or POST ``data`` as JSON) ``url``: the services' health and API probes."""
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return reply.read()
 
 
 def log_tail(service: Service, lines: int = 20) -> str:

@@ -14,20 +14,31 @@ from __future__ import annotations
 import os
 
 
-def main() -> None:
-    from prefect import serve
+# name -> (entrypoint, description): served here for `make ui`, and deployed to the work
+# pool by `make cluster` (flows/cluster/deploy.py).
+DEPLOYMENTS = {
+    "ner": ("flows/ner.py:ner_flow", "GCN NER on CoNLL-2003: prepare_ner -> train_ner"),
+    "tags": ("flows/tags.py:tags_flow", "GraphSAGE-enhanced tag classification on citeulike-t"),
+    "pipeline": ("flows/pipeline.py:pipeline_flow", "The whole mission: ner then tags"),
+}
 
+
+def load_flows() -> dict:
+    """The flow of each deployment, by name."""
     from flows.ner import ner_flow
     from flows.pipeline import pipeline_flow
     from flows.tags import tags_flow
 
+    return {"ner": ner_flow, "tags": tags_flow, "pipeline": pipeline_flow}
+
+
+def main() -> None:
+    from prefect import serve
+
+    flows = load_flows()
     serve(
-        ner_flow.to_deployment(name="ner", description="GCN NER on CoNLL-2003: prepare_ner -> train_ner",
-                               tags=["ner"]),
-        tags_flow.to_deployment(name="tags", description="GraphSAGE-enhanced tag classification on citeulike-t",
-                                tags=["tags"]),
-        pipeline_flow.to_deployment(name="pipeline", description="The whole mission: ner then tags",
-                                    tags=["pipeline"]),
+        *(flows[name].to_deployment(name=name, description=description, tags=[name])
+          for name, (_, description) in DEPLOYMENTS.items()),
         limit=int(os.environ.get("GNN_SERVE_LIMIT", "2")),
         print_starting_message=True,
     )

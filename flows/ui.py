@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
-from flows.processes import HOST, Service, ServiceError, ensure_started, running_pid, stop_service
+from flows.processes import HOST, Service, ServiceError, ensure_started, http_get, running_pid, stop_service
 from tasks.common.tracking import PROJECT_ROOT, quiet_environment, tracking_uri
 
 STATE = PROJECT_ROOT / ".ui"
@@ -49,13 +48,13 @@ def services() -> list[Service]:
     return [
         Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,
                                    "--port", str(prefect_port()), "--workers", "1"], prefect_port(), STATE,
-                lambda: _get(f"{prefect_api()}/health") == b"true",
+                lambda: http_get(f"{prefect_api()}/health") == b"true",
                 # The UI asks the server where its API is; without this it says :4200.
                 {**home, "PREFECT_UI_API_URL": prefect_api()}, PROJECT_ROOT, port_hint=hint),
         Service("mlflow-server", [str(BIN / "mlflow"), "server", "--backend-store-uri", db,
                                   "--default-artifact-root", str(PROJECT_ROOT / "mlruns"), "--no-serve-artifacts",
                                   "--host", HOST, "--port", str(mlflow_port()), "--workers", "1"], mlflow_port(),
-                STATE, lambda: _get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
+                STATE, lambda: http_get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
         # Flow runs log straight to the SQLite store the MLflow server reads, exactly as
         # `make run` does, so runs from the UI and from the command line sit side by side.
         Service("deployments", [sys.executable, "-m", "flows.serve"], None, STATE,
@@ -65,14 +64,8 @@ def services() -> list[Service]:
     ]
 
 
-def _get(url: str, data: bytes | None = None, timeout: float = 5.0) -> bytes:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.read()
-
-
 def deployment_names() -> set[str]:
-    rows = json.loads(_get(f"{prefect_api()}/deployments/filter", data=b"{}"))
+    rows = json.loads(http_get(f"{prefect_api()}/deployments/filter", data=b"{}"))
     return {row["name"] for row in rows}
 
 

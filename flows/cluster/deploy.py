@@ -11,13 +11,8 @@ import asyncio
 from datetime import timedelta
 
 from flows.cluster.config import ClusterConfig
+from flows.serve import DEPLOYMENTS, load_flows
 
-# name -> (entrypoint, description); the same three flows `make ui` serves.
-DEPLOYMENTS = {
-    "ner": ("flows/ner.py:ner_flow", "GCN NER on CoNLL-2003: prepare_ner -> train_ner"),
-    "tags": ("flows/tags.py:tags_flow", "GraphSAGE-enhanced tag classification on citeulike-t"),
-    "pipeline": ("flows/pipeline.py:pipeline_flow", "The whole mission: ner then tags"),
-}
 ZOMBIE_AUTOMATION = "gnn cluster: crash flow runs whose heartbeat stopped"
 
 
@@ -30,14 +25,6 @@ def pull_steps(commit: str) -> list[dict]:
             {"prefect.deployments.steps.run_shell_script": {"script": script, "stream_output": True}}]
 
 
-def _flows() -> dict:
-    from flows.ner import ner_flow
-    from flows.pipeline import pipeline_flow
-    from flows.tags import tags_flow
-
-    return {"ner": ner_flow, "tags": tags_flow, "pipeline": pipeline_flow}
-
-
 async def _apply(config: ClusterConfig, commit: str) -> list[str]:
     from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
@@ -45,7 +32,7 @@ async def _apply(config: ClusterConfig, commit: str) -> list[str]:
     from prefect.utilities.callables import parameter_schema
     from prefect.workers.process import ProcessWorker
 
-    flows = _flows()
+    flows = load_flows()
     async with get_client() as client:
         try:
             await client.read_work_pool(config.pool)

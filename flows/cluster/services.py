@@ -2,42 +2,32 @@
 
 PostgreSQL, then the Prefect server and the MLflow server on their databases, the
 janitor, and one Prefect worker per workspace. Each is a flows.processes.Service: own
-session, pid file and log under the state folder.
+session, pid file and log under the state folder; each inherits the environment of the
+command that starts it, which `python -m flows.cluster` has quietened (no telemetry).
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
 from flows.cluster import postgres
 from flows.cluster.config import ClusterConfig
-from flows.processes import HOST, Service
+from flows.processes import HOST, Service, http_get
 
 BIN = Path(sys.executable).parent
-QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
-         "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_PYTHON_REFRESH": "quiet"}
-
-
-def http_get(url: str, data: bytes | None = None, timeout: float = 3.0) -> bytes:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as reply:
-        return reply.read()
-
-
 def prefect_ready(config: ClusterConfig) -> bool:
     """The API answers and its database is connectable (/api/ready checks both)."""
-    return json.loads(http_get(f"{config.prefect_api}/ready")).get("message") == "OK"
+    return json.loads(http_get(f"{config.prefect_api}/ready", timeout=3.0)).get("message") == "OK"
 
 
 def mlflow_ready(config: ClusterConfig) -> bool:
-    return http_get(f"{config.mlflow_uri}/health").strip() == b"OK"
+    return http_get(f"{config.mlflow_uri}/health", timeout=3.0).strip() == b"OK"
 
 
 def online_workers(config: ClusterConfig) -> set[str]:
-    rows = json.loads(http_get(f"{config.prefect_api}/work_pools/{config.pool}/workers/filter", b"{}"))
+    rows = json.loads(http_get(f"{config.prefect_api}/work_pools/{config.pool}/workers/filter", b"{}", timeout=3.0))
     return {row["name"] for row in rows if row.get("status") == "ONLINE"}
 
 
@@ -47,7 +37,7 @@ def worker_env(config: ClusterConfig, worker: str) -> dict[str, str]:
     from flows.cluster.config import SHARED_REMOTE
 
     ws = config.workspace(worker)
-    return {**QUIET, "PREFECT_API_URL": config.prefect_api, "MLFLOW_TRACKING_URI": config.mlflow_uri,
+    return {"PREFECT_API_URL": config.prefect_api, "MLFLOW_TRACKING_URI": config.mlflow_uri,
             "GNN_MLFLOW_UI": config.mlflow_uri, "GNN_WORKSPACE": str(ws), "GNN_WORKER": worker,
             "GNN_DVC_SHARED_REMOTE": SHARED_REMOTE, "PREFECT_HOME": str(config.root / "homes" / worker),
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(config.heartbeat_s), "PYTHONPATH": str(ws),
@@ -55,7 +45,7 @@ def worker_env(config: ClusterConfig, worker: str) -> dict[str, str]:
 
 
 def servers(config: ClusterConfig) -> list[Service]:
-    home = {**QUIET, "PREFECT_HOME": str(config.root / "homes" / "server")}
+    home = {"PREFECT_HOME": str(config.root / "homes" / "server")}
     return [
         postgres.service(config),
         Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,
@@ -72,7 +62,7 @@ def servers(config: ClusterConfig) -> list[Service]:
 
 
 def janitor(config: ClusterConfig) -> Service:
-    env = {**QUIET, "PREFECT_API_URL": config.prefect_api, "GNN_CLUSTER_DIR": config.state,
+    env = {"PREFECT_API_URL": config.prefect_api, "GNN_CLUSTER_DIR": config.state,
            "PREFECT_HOME": str(config.root / "homes" / "janitor"), "PYTHONPATH": config.project}
     return Service("janitor", [sys.executable, "-m", "flows.cluster.janitor"], None, config.root,
                    lambda: True, env, Path(config.project))

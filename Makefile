@@ -1,5 +1,7 @@
 # make run   create .venv, install, pull the data, run the whole mission (flows/pipeline.py)
 # make test  same set-up, then the test suite (installs Debian chromium for the browser test)
+# make test-fast  unit tests only (the inner loop)
+# make report  regenerate the results tables of README.md and docs/ from the metric files
 # make ui    Prefect UI (127.0.0.1:4200), MLflow UI (127.0.0.1:5000) and the flow deployments
 # make ui-stop  stops exactly the processes `make ui` started
 # make test-model  behaviour tests on this workspace's real trained models (after make run)
@@ -11,15 +13,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export PREFECT_HOME := $(CURDIR)/.prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export MLFLOW_DISABLE_TELEMETRY := true
-export DO_NOT_TRACK := 1
-export DVC_NO_ANALYTICS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
-export GIT_PYTHON_REFRESH := quiet
+# Telemetry off, backend noise down: quiet.env is the one place (tasks/common/settings.py reads it too).
+include quiet.env
+export $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' quiet.env)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test test-model data install bench clean ui ui-stop ui-status browser postgres cluster cluster-stop cluster-status
+.PHONY: run test test-fast test-model report exp-show data install bench clean ui ui-stop ui-status browser postgres cluster cluster-stop cluster-status
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +36,21 @@ data: install
 run: data
 	$(BIN)/python -m flows.pipeline
 
+# Two processes (pytest-xdist): most e2e tests wait on servers and subprocesses; tests
+# that share a heavy resource run in one process (xdist_group). Per-test timeout: pyproject.
 test: data browser postgres
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit
+
+report: install
+	$(BIN)/python -m tasks.report
+
+# Experiments side by side, only the columns people compare (dvc exp show alone prints hundreds).
+exp-show: install
+	$(BIN)/dvc exp show --md --drop '.*' \
+	  --keep 'Experiment|Created|tags\.sage\.(preset|epochs)$$|tags\.evaluate\.seeds|concat\.(macro_f1|lrap)$$|^(dev|test)\.f1$$'
 
 # The behaviour tests of tests/model on the real models in artifacts/ (CI trains tiny ones).
 test-model: install

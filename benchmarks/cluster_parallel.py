@@ -38,7 +38,7 @@ FLOWS = ("ner", "tags")
 def project_copy(dest: Path, overrides: dict) -> tuple[Path, dict]:
     """A git + DVC copy of the project with params.yaml plus ``overrides`` and the raw data
     (dvc add + commit, as the real project tracks it)."""
-    from flows.workspace import copy_workspace
+    from benchmarks.workspaces import copy_workspace
     from tasks.common.params import apply_overrides, read_raw
 
     proj, env = copy_workspace(dest / "proj", apply_overrides(read_raw(ROOT / "params.yaml"), overrides), dest)

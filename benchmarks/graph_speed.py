@@ -27,7 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tasks.common.settings import quiet_environment  # noqa: E402
+
+quiet_environment()
 os.chdir(ROOT)
 
 

@@ -29,7 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1")
+from tasks.common.settings import quiet_environment  # noqa: E402
+
+quiet_environment()
 RESULT = ROOT / "benchmarks" / "results" / "mlflow_backends.json"
 
 

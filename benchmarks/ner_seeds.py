@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
 from tasks.common.params import ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
+from tasks.common.settings import settings  # noqa: E402
+from tasks.common.stats import mean_std  # noqa: E402
 
 RUNS = ROOT / "benchmarks" / "results" / "ner_seeds"
 WORK = ROOT / ".cache" / "ner_seeds"
@@ -81,7 +82,7 @@ def run_record(variant: str, seed: int, results: dict, seconds: float, **extra) 
     """One run's file: what ran (variant, seed, backend, commit) and its dev/test figures."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], **extra,
-            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "commit": commit.stdout.strip(),
+            "backend": settings().keras_backend, "commit": commit.stdout.strip(),
             "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"], "seconds": round(seconds, 1),
             **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
 
@@ -147,7 +148,8 @@ def record_workspace(variant: str) -> dict:
 
 
 def _mean_std(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": std}
 
 
 def paired_differences(summary: dict, best: str) -> dict:

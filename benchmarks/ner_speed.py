@@ -4,7 +4,7 @@ Both variants train the same architecture (the seed_train preset: frozen GloVe -
 GCN 256 -> GCN 256 -> softmax, one weight matrix per relation, the original's
 formulation) on the *same* length-bucketed CoNLL batches; only the graph layer differs:
   edge   models.graph_conv.GraphConvolution (gather + segment-sum over the tree's edges)
-  dense  models.reference.DenseGraphConvolution fed a (batch, relations, n, n) adjacency,
+  dense  benchmarks/references.py: DenseGraphConvolution fed a (batch, relations, n, n) adjacency,
          precomputed before timing (its construction time is reported separately)
 Each variant runs in its own process so peak memory (max RSS) is its own.
 
@@ -32,7 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tasks.common.settings import quiet_environment  # noqa: E402
+
+quiet_environment()
 PREPARED = ROOT / "data" / "prepared" / "ner"
 
 
@@ -44,7 +46,7 @@ def build(variant: str, vocab: dict, embeddings, units: int):
     import keras
 
     from models.graph_conv import GraphConvolution, relation_count
-    from models.reference import DenseGraphConvolution
+    from benchmarks.references import DenseGraphConvolution
 
     L = len(vocab["relations"])
     R = relation_count(L, True, True, True)
@@ -76,7 +78,7 @@ def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, unit
     import numpy as np
 
     from models.graph_conv import relation_count
-    from models.reference import dense_adjacency
+    from benchmarks.references import dense_adjacency
     from tasks.ner.batches import bucketed_batches, load_split, load_vocab, make_batch
 
     keras.utils.set_random_seed(0)

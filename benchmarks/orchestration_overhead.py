@@ -42,6 +42,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from flows.processes import free_port  # noqa: E402
+from tasks.common.settings import quiet_values  # noqa: E402
 
 FLOWS = {  # flow module -> (last DVC stage, raw data folders it needs)
     "tags": ("evaluate_tags", ["citeulike-t"]),
@@ -53,7 +55,7 @@ FLOWS = {  # flow module -> (last DVC stage, raw data folders it needs)
 def make_workdir(base: Path, name: str, overrides: dict) -> tuple[Path, dict]:
     """A fresh git + DVC project copy of this code with the real params.yaml (plus
     overrides), the raw data and its own Prefect/MLflow homes."""
-    from flows.workspace import copy_workspace
+    from benchmarks.workspaces import copy_workspace
     from tasks.common.params import apply_overrides, read_raw
 
     proj, env = copy_workspace(base / name / "proj", apply_overrides(read_raw(ROOT / "params.yaml"), overrides),
@@ -79,14 +81,6 @@ def seed_from_workspace(proj: Path) -> None:
     for rel in ("data/prepared", "artifacts", "metrics", "plots", ".dvc/cache"):
         if (ROOT / rel).is_dir():
             shutil.copytree(ROOT / rel, proj / rel, symlinks=False)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ui(proj: Path, env: dict, action: str, log: Path) -> None:
@@ -135,9 +129,7 @@ def main() -> None:
     shutil.rmtree(args.workdir, ignore_errors=True)
     ways = {name: make_workdir(args.workdir, name, overrides) for name in ("dvc", "flow")}
     for _, env in ways.values():
-        env.update({"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
-                    "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_PYTHON_REFRESH": "quiet",
-                    "GNN_PREFECT_PORT": str(free_port()), "GNN_MLFLOW_PORT": str(free_port())})
+        env.update({**quiet_values(), "GNN_PREFECT_PORT": str(free_port()), "GNN_MLFLOW_PORT": str(free_port())})
         env.pop("PREFECT_API_URL", None)  # no server: the flow starts its own temporary one, as `make run` does
     commands = {"dvc": [sys.executable, "-m", "dvc", "repro", *FLOWS[args.flow][0].split()],
                 "flow": [sys.executable, "-m", f"flows.{args.flow}"]}

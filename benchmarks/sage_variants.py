@@ -9,7 +9,7 @@ logistic regression), so one variant costs its training plus ~1 min per fit.
 
     python benchmarks/sage_variants.py base             # text and propagation
     python benchmarks/sage_variants.py '{}' '{"output_activation": false}'   # gds + overrides
-    CONCAT=1 python benchmarks/sage_variants.py '{...}' # also score [text, GraphSAGE]
+    python benchmarks/sage_variants.py --concat '{...}' # also score [text, GraphSAGE]
 
 Needs `dvc repro sample_graph embed_text`. Each line printed is one variant's validation
 scores; README ("A GraphSAGE that learns") lists the ones that chose the default.
@@ -24,7 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tasks.common.settings import quiet_environment  # noqa: E402
+
+quiet_environment()
 os.chdir(ROOT)
 
 import numpy as np  # noqa: E402
@@ -65,12 +67,13 @@ def main() -> None:
         score(X, rows, Y, train, validation, "text")
         score(propagate(load_graph(paths.GRAPH)[0].adj, X, 2), rows, Y, train, validation, "propagation")
         return
-    for spec in sys.argv[1:]:
+    concat = "--concat" in sys.argv
+    for spec in (a for a in sys.argv[1:] if a != "--concat"):
         config = resolve_config("gds", **json.loads(spec))
         _, Z, history, _ = fit_and_embed(config, 42)
         print("loss", [round(h["loss"], 3) for h in history], flush=True)
         score(Z, rows, Y, train, validation, f"graphsage {spec}")
-        if os.environ.get("CONCAT") == "1":
+        if concat:
             score(np.hstack([X, Z]), rows, Y, train, validation, f"concat {spec}")
 
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from tasks.common.tracking import EXPERIMENT_ENV, PROJECT_ROOT  # the stage runs tag their MLflow runs with it
+from tasks.common.settings import PROJECT_ROOT
 
 
 def set_options(overrides: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tasks.common.params import Params, ParamsError, flatten, read_raw
-from tasks.common.tracking import PROJECT_ROOT
+from tasks.common.settings import PROJECT_ROOT
 
 
 class FormSection(BaseModel):
@@ -109,20 +109,25 @@ def run_cli(start) -> None:
     with one line naming the URI or key. Without PREFECT_API_URL, the Prefect server of
     ``make ui`` is used when it runs (the run then shows in its UI, and no temporary
     server has to start: ~5 s saved); otherwise Prefect starts a temporary one."""
+    import httpx
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.ui import running_prefect_api
     from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
+    api = None
     try:
         check_tracking_server()
-        api = None if PREFECT_API_URL.value() else running_prefect_api()
-        if api:
+        api = PREFECT_API_URL.value() or running_prefect_api()
+        if api and not PREFECT_API_URL.value():
             print(f"using the Prefect server at {api} (make ui)")
         with temporary_settings({PREFECT_API_URL: api} if api else {}):
             start()
     except (ParamsError, TrackingUnavailable) as err:
         sys.exit(f"error: {err}")
+    except httpx.TransportError as err:  # the server went away mid-run (a temporary one cannot)
+        sys.exit(f"error: lost the Prefect server at {api or 'its temporary address'} ({type(err).__name__}: "
+                 f"{err}); stages that finished are committed by DVC: run the flow again to finish the rest")
 
 
 def add_set_option(parser) -> None:

@@ -16,8 +16,8 @@ from prefect import flow
 
 from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, top_form
 from flows.ner import ner_flow
-from flows.reporting import git_commit, publish_summary
-from flows.runner import PIPELINE_RUN, cluster_tags
+from flows.reporting import git_commit, publish_summary, run_label
+from flows.runner import PIPELINE_RUN, origin_tags
 from flows.tags import FEATURES, tags_flow
 from flows.workspace import workspace_lock
 from tasks.common.tracking import check_tracking_server, flow_run, log_metrics_tree
@@ -34,9 +34,9 @@ def pipeline_flow(ner: NerForm = NerForm(), tags: TagsForm = TagsForm()) -> dict
     check_tracking_server()
     # Without overrides both subflows work in the workspace: hold it for the whole run.
     lock = contextlib.nullcontext() if given else workspace_lock("pipeline_flow")
-    with lock, flow_run("pipeline_flow", EXPERIMENT, given) as (mlflow, run):
+    with lock, flow_run("pipeline_flow", EXPERIMENT, given, label=run_label("pipeline", given)) as (mlflow, run):
         # Each subflow's run records its effective params, dvc.lock and `reproduce` command.
-        mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given), **cluster_tags()})
+        mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given), **origin_tags()})
         token = PIPELINE_RUN.set((EXPERIMENT, run.info.run_id))
         try:
             ner_metrics = ner_flow(**dict(ner))

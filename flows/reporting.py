@@ -3,12 +3,12 @@ markdown artifacts with the metric tables, the DVC plots page in MLflow."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 
-from tasks.common.tracking import PROJECT_ROOT, tracking_uri
+from tasks.common.settings import PROJECT_ROOT, settings
+from tasks.common.tracking import tracking_uri
 
 
 # What DVC writes: a change there is a result of a run, not a different input.
@@ -48,9 +48,58 @@ def reproduce_command(overrides: dict[str, Any], target: str, commit: str) -> st
     return f"git checkout {commit} && {command}"
 
 
+# MLflow 3's UI opens experiments in its GenAI view unless told otherwise (the choice is
+# a query parameter, else the browser's last choice); these runs are model training.
+ML_VIEW = "workflowType=machine_learning"
+
+
 def mlflow_run_url(experiment_id: str, run_id: str) -> str:
-    ui = os.environ.get("GNN_MLFLOW_UI", "http://127.0.0.1:5000")
-    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{settings().mlflow_ui}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}"
+
+
+def mlflow_experiment_url(experiment_id: str) -> str:
+    return f"{settings().mlflow_ui}/#/experiments/{experiment_id}/runs?{ML_VIEW}"
+
+
+def headline(flow: str, metrics: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """The few figures people compare runs by, as MLflow metrics named ``headline.*`` (and
+    tags saying what they are): NER test and dev F1; for tags, test macro F1 and LRAP of
+    the feature set with the best validation LRAP (chosen on validation, as every choice)."""
+    if flow == "ner":
+        return {"headline.test_f1": metrics["test"]["f1"], "headline.dev_f1": metrics["dev"]["f1"]}, {}
+    if flow == "tags":
+        sets = [k for k, v in metrics.items() if isinstance(v, dict) and isinstance(v.get("validation"), dict)]
+        best = max(sets, key=lambda k: metrics[k]["validation"]["lrap"])
+        return ({"headline.macro_f1": metrics[best]["macro_f1"], "headline.lrap": metrics[best]["lrap"]},
+                {"headline_features": best})
+    return {}, {}
+
+
+def run_label(flow: str, overrides: dict[str, Any], limit: int = 120) -> str:
+    """A run's name in MLflow: the flow and what differs from params.yaml, e.g.
+    ``tags sage.epochs=2 evaluate.seeds=[42]``; ``tags (params.yaml)`` without overrides."""
+    if not overrides:
+        return f"{flow} (params.yaml)"
+    parts = [f"{key.removeprefix(flow + '.')}={json.dumps(value, separators=(',', ':')).strip(chr(34))}"
+             for key, value in sorted(overrides.items())]
+    label = " ".join([flow, *parts])
+    return label if len(label) <= limit else label[:limit - 1] + "…"
+
+
+def prefect_run_note() -> dict[str, str]:
+    """MLflow tags that link a run to the Prefect flow run that made it (its id, and as
+    the run's description a link into the Prefect UI when a server address is known)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_API_URL
+
+    run_id, api = flow_run.get_id(), PREFECT_API_URL.value()
+    if not run_id:
+        return {}
+    tags = {"prefect_flow_run_id": run_id}
+    if api:
+        url = f"{api.removesuffix('/').removesuffix('/api')}/runs/flow-run/{run_id}"
+        tags.update({"prefect_flow_run_url": url, "mlflow.note.content": f"Prefect flow run: [{flow_run.get_name()}]({url})"})
+    return tags
 
 
 def publish_summary(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], run) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from contextvars import ContextVar
@@ -20,21 +19,21 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from flows import experiments
-from flows.reporting import git_commit, log_plots_page, reproduce_command
+from flows.reporting import (git_commit, headline, log_plots_page, prefect_run_note, reproduce_command,
+                             run_label)
 from flows.workspace import resolve_params, workspace_lock
 from tasks.common.files import read_json
-from tasks.common.tracking import (PARENT_ENV, PROJECT_ROOT, check_tracking_server, quiet_environment,
-                                   tracking_uri)
+from tasks.common.progress import ProgressEvent
+from tasks.common.settings import PROJECT_ROOT, quiet_environment, settings
+from tasks.common.tracking import EXPERIMENT_ENV, PARENT_ENV, check_tracking_server, tracking_uri
 
 
-SHARED_REMOTE_ENV = "GNN_DVC_SHARED_REMOTE"  # set on cluster workers: the DVC remote every worker shares
-
-
-def cluster_tags() -> dict[str, str]:
-    """On a cluster worker: which worker ran the flow, and which Prefect flow run it is
-    (the janitor ends the MLflow runs of a flow run that crashed: flows/cluster/janitor.py)."""
-    pairs = (("worker", "GNN_WORKER"), ("prefect_flow_run_id", "PREFECT__FLOW_RUN_ID"))
-    return {tag: os.environ[env] for tag, env in pairs if os.environ.get(env)}
+def origin_tags() -> dict[str, str]:
+    """Which Prefect flow run made the run (the janitor ends the MLflow runs of a flow run
+    that crashed: flows/cluster/janitor.py), with a link to it, and on a cluster worker
+    which worker ran it."""
+    worker = settings().worker
+    return {**prefect_run_note(), **({"worker": worker} if worker else {})}
 
 
 def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
@@ -56,17 +55,16 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     tail: list[str] = []
-    progress, stage = None, what
+    progress = ProgressArtifacts()
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
-        if line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
+        event = ProgressEvent.parse(line)
+        if event is not None:  # a stage's typed progress: for the artifact, not the log
+            progress.update(event)
+        elif line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
             logger.info(line)
             tail = (tail + [line])[-20:]
-            started = _STAGE.match(line)
-            if started:
-                stage, progress = started.group(1), None
-            progress = _report_progress(stage, line, progress)
     if proc.wait() != 0:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
@@ -76,7 +74,7 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
     """Run one DVC stage (``dvc repro --single-item``): DVC decides whether it is
     up to date, restores it from its cache, or runs it; the flow and ``dvc repro`` share
     one cache and one dvc.lock."""
-    remote = os.environ.get(SHARED_REMOTE_ENV)
+    remote = settings().dvc_shared_remote
     env = stage_env(parent_run_id, experiment)
     # On a cluster worker (flows/cluster/): first look in the shared remote's run cache,
     # so a stage another worker already ran is pulled, not recomputed ...
@@ -107,7 +105,7 @@ def share_outputs(stage: str, remote: str) -> int:
 def dvc_experiment(name: str, overrides: dict[str, Any], target: str, parent_run_id: str, experiment: str) -> str:
     """Run the stages up to ``target`` as the DVC experiment ``name`` in a private clone
     of the workspace; returns the experiment's ref, now in the workspace repository."""
-    env = {**stage_env(parent_run_id, experiment), experiments.EXPERIMENT_ENV: name}
+    env = {**stage_env(parent_run_id, experiment), EXPERIMENT_ENV: name}
     with experiments.private_clone(name) as clone:
         _stream(experiments.experiment_command(name, overrides, target), env, f"experiment {name}", cwd=clone)
         return experiments.fetch_experiment(clone, name)
@@ -135,25 +133,22 @@ def stage_up_to_date(stage: str) -> None:
     get_run_logger().info("Stage '%s' didn't change, skipping (dvc status: up to date)", stage)
 
 
-_EPOCH = re.compile(r"^(?:seed \d+ )?epoch (\d+)/(\d+):")  # train_sage: one run per seed
-_STAGE = re.compile(r"^Running stage '([^']+)'")
+class ProgressArtifacts:
+    """One Prefect progress artifact per training stage, moved by its progress events
+    (train_sage's restarts for each seed: the event says which)."""
 
+    def __init__(self) -> None:
+        self._ids: dict[str, Any] = {}
 
-def _report_progress(stage: str, line: str, artifact_id):
-    """Training stages print ``epoch k/N: ...`` (train_sage: ``seed S epoch k/N: ...``, the
-    bar restarts for each seed); mirror it as a Prefect progress artifact."""
-    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+    def update(self, event: ProgressEvent) -> None:
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-    match = _EPOCH.match(line)
-    if not match:
-        return artifact_id
-    done, total = int(match.group(1)), int(match.group(2))
-    value = 100.0 * done / total
-    description = f"{stage}: {line}"
-    if artifact_id is None:
-        return create_progress_artifact(value, key=f"{stage.replace('_', '-')}-progress", description=description)
-    update_progress_artifact(artifact_id, value, description=description)
-    return artifact_id
+        value, description = 100.0 * event.fraction, event.describe()
+        if event.stage not in self._ids:
+            self._ids[event.stage] = create_progress_artifact(
+                value, key=f"{event.stage.replace('_', '-')}-progress", description=description)
+        else:
+            update_progress_artifact(self._ids[event.stage], value, description=description)
 
 
 # Set by the pipeline flow so the flows it runs nest their MLflow runs under its run.
@@ -182,15 +177,21 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
         return _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, register)
 
 
+def log_headline(mlflow, flow: str, metrics: dict) -> None:
+    values, tags = headline(flow, metrics)
+    mlflow.log_metrics(values)
+    mlflow.set_tags(tags)
+
+
 def _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, register):
     from tasks.common.tracking import flow_run, log_metrics_tree
 
     commit = git_commit()
-    with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
+    with flow_run(f"{name}_flow", experiment, tree, parent, run_label(name, {})) as (mlflow, run):
         # Enough to redo this run without Prefect: the commit and the command; dvc.lock
         # (logged below) pins every dependency's hash.
         mlflow.set_tags({"git_commit": commit, "overrides": "{}",
-                         "reproduce": reproduce_command({}, stages[-1], commit), **cluster_tags()})
+                         "reproduce": reproduce_command({}, stages[-1], commit), **origin_tags()})
         stale = stale_stages(stages)
         reached_stale = stale is None  # from the first stale stage on, DVC decides
         for stage in stages:  # in order; a failed stage fails the flow
@@ -201,6 +202,7 @@ def _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, regi
                 stage_up_to_date(stage)
         metrics = read_json(PROJECT_ROOT / metrics_file)
         log_metrics_tree(mlflow, metrics)
+        log_headline(mlflow, name, metrics)
         mlflow.log_artifact(str(PROJECT_ROOT / metrics_file))
         mlflow.log_artifact(str(PROJECT_ROOT / "dvc.lock"))
         log_plots_page(mlflow)
@@ -216,13 +218,14 @@ def _run_experiment(name, stages, overrides, metrics_file, experiment, parent, t
 
     commit = git_commit()
     exp_name = experiments.experiment_name(name)
-    with flow_run(f"{name}_flow", experiment, tree, parent) as (mlflow, run):
+    with flow_run(f"{name}_flow", experiment, tree, parent, run_label(name, overrides)) as (mlflow, run):
         mlflow.set_tags({"git_commit": commit, "overrides": json.dumps(overrides), "dvc_experiment": exp_name,
-                         "reproduce": reproduce_command(overrides, stages[-1], commit), **cluster_tags()})
+                         "reproduce": reproduce_command(overrides, stages[-1], commit), **origin_tags()})
         ref = dvc_experiment(exp_name, overrides, stages[-1], run.info.run_id, experiment)
         mlflow.set_tag("dvc_experiment_ref", ref)
         metrics = json.loads(experiments.read_from_experiment(ref, metrics_file))
         log_metrics_tree(mlflow, metrics)
+        log_headline(mlflow, name, metrics)
         mlflow.log_text(json.dumps(metrics, indent=2), metrics_file)
         mlflow.log_text(experiments.read_from_experiment(ref, "dvc.lock"), "dvc.lock")
         print(experiments.adopt_hint(exp_name))

@@ -11,7 +11,7 @@ second one while the first holds it is refused with the holder named (flows/work
 """
 from __future__ import annotations
 
-import os
+from tasks.common.settings import settings
 
 
 # name -> (entrypoint, description): served here for `make ui`, and deployed to the work
@@ -39,7 +39,7 @@ def main() -> None:
     serve(
         *(flows[name].to_deployment(name=name, description=description, tags=[name])
           for name, (_, description) in DEPLOYMENTS.items()),
-        limit=int(os.environ.get("GNN_SERVE_LIMIT", "2")),
+        limit=settings().serve_limit,
         print_starting_message=True,
     )
 

@@ -15,9 +15,9 @@ from prefect import flow, task
 from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
+from tasks.tags.evaluation import FEATURES
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
-FEATURES = ("text", "propagation", "graphsage", "concat")
 
 _FORMS = section_forms("tags")
 Data, Text, Projection, Sampling = _FORMS["data"], _FORMS["text"], _FORMS["projection"], _FORMS["sampling"]

@@ -13,12 +13,12 @@ from GNN_PREFECT_PORT (4200) and GNN_MLFLOW_PORT (5000).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from flows.processes import HOST, Service, ServiceError, ensure_started, http_get, running_pid, stop_service
-from tasks.common.tracking import PROJECT_ROOT, quiet_environment, tracking_uri
+from tasks.common.settings import PROJECT_ROOT, quiet_environment, settings
+from tasks.common.tracking import tracking_uri
 
 STATE = PROJECT_ROOT / ".ui"
 BIN = Path(sys.executable).parent
@@ -26,11 +26,11 @@ UIError = ServiceError  # a server could not be started; the message says which 
 
 
 def prefect_port() -> int:
-    return int(os.environ.get("GNN_PREFECT_PORT", "4200"))
+    return settings().prefect_port
 
 
 def mlflow_port() -> int:
-    return int(os.environ.get("GNN_MLFLOW_PORT", "5000"))
+    return settings().mlflow_port
 
 
 def prefect_api() -> str:
@@ -43,7 +43,7 @@ def mlflow_ui() -> str:
 
 def services() -> list[Service]:
     db = tracking_uri()  # the SQLite store the flows write (MLFLOW_TRACKING_URI or ./mlflow.db)
-    home = {"PREFECT_HOME": os.environ.get("PREFECT_HOME", str(PROJECT_ROOT / ".prefect"))}
+    home = {"PREFECT_HOME": str(settings().prefect_home)}
     hint = "choose another port (GNN_PREFECT_PORT / GNN_MLFLOW_PORT)"
     return [
         Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,

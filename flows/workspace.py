@@ -11,13 +11,11 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
 
 from tasks.common.params import PARAMS_FILE, Params, apply_overrides, read_raw, validate_params
-from tasks.common.tracking import PROJECT_ROOT
+from tasks.common.settings import PROJECT_ROOT
 
 
 class WorkspaceBusy(RuntimeError):
@@ -72,31 +70,3 @@ def resolve_params(overrides: dict[str, Any]) -> Params:
     if not overrides:
         return params
     return validate_params(apply_overrides(raw, overrides), f"{path} with overrides {overrides}")
-
-
-def copy_workspace(dest: Path, params: dict, home: Path) -> tuple[Path, dict[str, str]]:
-    """A fresh git + DVC workspace at ``dest`` holding this project's code, dvc.yaml and
-    ``params`` (as params.yaml), with its own Prefect and MLflow state under ``home``.
-    Returns (workspace, environment for commands run in it); the caller adds data.
-    Tests and benchmarks build their throw-away projects with it."""
-    import shutil
-    import subprocess
-    import sys
-
-    dest.mkdir(parents=True)
-    for name in ("tasks", "models", "flows"):
-        shutil.copytree(PROJECT_ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(PROJECT_ROOT / name, dest / name)
-    (dest / ".dvc").mkdir()
-    # DVC's site cache outside the workspace: under it, `dvc exp run --temp` copies fail.
-    (dest / ".dvc" / "config").write_text(f"[core]\n    site_cache_dir = {home / 'dvc-site'}\n    autostage = false\n")
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PYTHONPATH": str(dest),
-           "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    env.pop("MLFLOW_RUN_ID", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    git = ["git", "-c", "user.name=workspace", "-c", "user.email=workspace@localhost"]
-    for cmd in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "workspace copy"]):
-        subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
-    return dest, env

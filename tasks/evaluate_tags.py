@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tasks.common import paths
 from tasks.common.stage import StageResult, run_stage
-from tasks.tags.classification import evaluate_and_save
+from tasks.tags.evaluation import evaluate_and_save
 
 
 def work(params, mlflow) -> StageResult:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tasks.common import paths
 from tasks.common.files import DataError
+from tasks.common.settings import load_keras_quietly
 
 
 def predict_ner_cli(args: argparse.Namespace) -> str:
@@ -68,6 +69,7 @@ def main() -> None:
         if args.text is None:
             parser.error("ner: give the text to tag")
     try:
+        load_keras_quietly()
         print(predict_ner_cli(args) if args.task == "ner" else predict_tags_cli(args))
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)

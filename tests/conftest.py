@@ -10,16 +10,30 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tasks.common.settings import quiet_environment  # noqa: E402
+
+quiet_environment()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["DO_NOT_TRACK"] = "1"
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["GIT_PYTHON_REFRESH"] = "quiet"
 # A flow run without a server starts a temporary Prefect server and waits 20 s for it by
 # default; on 2 busy cores that start can take longer (seen: 5 e2e failures, all
 # "Timed out while attempting to connect to ephemeral Prefect API server").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+# Under `pytest -n 2 --dist loadgroup` (make test) the tests of one group run in one
+# process, so what they share is built once: tests/model's session fixtures (two tiny
+# trained models), and every module with a module-scoped fixture. Other tests spread
+# over both processes one by one.
+SHARED_BY_FOLDER = {"model": "behaviour-models"}
+SHARED_BY_MODULE = ("test_inference.py", "test_raw_data.py")  # (the fault modules mark themselves)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        group = SHARED_BY_FOLDER.get(path.parent.name) or (path.stem if path.name in SHARED_BY_MODULE else None)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -100,9 +100,17 @@ def write_citeulike_slice(dest: Path, n_articles: int = 120, n_lists: int = 30, 
 def make_project(tmp_path: Path, overrides: dict) -> tuple[Path, dict]:
     """A fresh git + DVC project holding this code, the project's params.yaml plus
     ``overrides``, and isolated Prefect/MLflow homes; the caller adds data."""
-    from flows.workspace import copy_workspace
+    from benchmarks.workspaces import copy_workspace
 
     return copy_workspace(tmp_path / "proj", project_params_raw(overrides), tmp_path)
+
+
+def copy_project(proj: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """A private copy of a finished project (shared fixtures hand these out: never the
+    original, so no test sees another test's changes)."""
+    from benchmarks.workspaces import copy_finished
+
+    return copy_finished(proj, tmp_path)
 
 
 def commit_data(proj: Path, env: dict, *folders: str) -> None:
@@ -245,15 +253,21 @@ def write_medium_slice(dest: Path, n_articles: int = 120, n_lists: int = 30, see
 
 
 # ----------------------------------------------------------------------------- behaviour
-_FIRST = ["John", "Maria", "Wei", "Anna", "Peter", "Fatima", "Carlos", "Yuki", "Ivan", "Grace", "Omar", "Lena",
-          "David", "Sofia", "Ahmed", "Clara", "Paul", "Nina", "Jorge", "Mei"]
-_LAST = ["Smith", "Lopez", "Zhang", "Muller", "Brown", "Khan", "Garcia", "Tanaka", "Petrov", "Kim", "Haddad",
-         "Novak", "Wilson", "Rossi", "Said", "Weber", "Martin", "Ivanova", "Silva", "Chen"]
+# The behaviour tests probe the tagger with a template and person names that the tiny CI
+# model never sees in training (tests/model; test_behaviour_data.py checks that they are
+# held out), so a pass means it generalised rather than remembered.
+PROBE_TEMPLATE = "{} works for Siemens in Berlin ."
+PROBE_NAMES = ("John Smith", "Maria Lopez", "Wei Zhang", "Grace Kim", "Carlos Silva")
+TAG_PROBE_TEXT = "protein gene cell analysis"  # words of one topic, in no article of the tiny slice
+_FIRST = ["Anna", "Peter", "Fatima", "Yuki", "Ivan", "Omar", "Lena", "David", "Sofia", "Ahmed", "Clara", "Paul",
+          "Nina", "Jorge", "Mei"]
+_LAST = ["Muller", "Brown", "Khan", "Garcia", "Tanaka", "Petrov", "Haddad", "Novak", "Wilson", "Rossi", "Said",
+         "Weber", "Martin", "Ivanova", "Chen"]
 _ORG_NAMES = ["Siemens", "Reuters", "Google", "Nestle", "Toyota", "Oxfam", "Fiat", "Nokia", "Shell", "Philips"]
 _PLACE_NAMES = ["Berlin", "Paris", "Tokyo", "Madrid", "Cairo", "Lima", "Oslo", "Delhi", "Rome", "Boston"]
-_TEMPLATES = [
-    "{PER} works for {ORG} in {LOC} .", "{PER} visited {LOC} on Monday .", "{ORG} said {PER} will lead the team .",
-    "Officials in {LOC} met {PER} .", "{PER} joined {ORG} last year .", "{ORG} opened an office in {LOC} .",
+_TEMPLATES = [  # none of them says "works for"
+    "{PER} visited {LOC} on Monday .", "{ORG} said {PER} will lead the team .", "Officials in {LOC} met {PER} .",
+    "{PER} joined {ORG} last year .", "{ORG} opened an office in {LOC} .", "{PER} left {ORG} and moved to {LOC} .",
 ]
 
 
@@ -318,7 +332,7 @@ def train_tiny_tags(base: Path) -> Path:
     import os
 
     from tasks.common import paths
-    from tasks.tags.classification import evaluate_and_save
+    from tasks.tags.evaluation import evaluate_and_save
     from tasks.tags.graph_io import project, sample
     from tasks.tags.readers import read_tables
     from tasks.tags.sage import train

@@ -23,7 +23,7 @@ from flows.cluster import deploy, postgres, services, workspace
 from flows.cluster.config import ClusterConfig, ClusterError, load, new_config, save
 from flows.processes import Service, ServiceError, ensure_started, running_pid, start_service, stop_service
 from tasks.common.params import ParamsError
-from tasks.common.tracking import quiet_environment
+from tasks.common.settings import quiet_environment
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 

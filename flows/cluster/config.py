@@ -8,13 +8,12 @@ environment. Everything binds to 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flows.processes import HOST
-from tasks.common.tracking import PROJECT_ROOT
+from tasks.common.settings import PROJECT_ROOT, Settings, SettingsError, settings
 
 DB_USER = "gnn"
 DATABASES = ("prefect", "mlflow")
@@ -26,7 +25,7 @@ class ClusterError(RuntimeError):
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("GNN_CLUSTER_DIR") or PROJECT_ROOT / ".cluster").resolve()
+    return Path(_settings().cluster_dir or PROJECT_ROOT / ".cluster").resolve()
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,11 @@ class ClusterConfig:
         return [f"worker-{i}" for i in range(1, self.workers + 1)]
 
 
-def _env_int(key: str, default: int, low: int = 1) -> int:
-    raw = os.environ.get(key, str(default))
+def _settings() -> Settings:
     try:
-        value = int(raw)
-    except ValueError:
-        raise ClusterError(f"{key}={raw!r} is not a whole number") from None
-    if value < low:
-        raise ClusterError(f"{key}={value} must be at least {low}")
-    return value
+        return settings()
+    except SettingsError as err:  # names the variable, e.g. GNN_CLUSTER_WORKERS
+        raise ClusterError(str(err)) from None
 
 
 def new_config() -> ClusterConfig:
@@ -85,12 +80,11 @@ def new_config() -> ClusterConfig:
     saved = load(required=False)
     if saved is not None:
         return saved
+    env = _settings()
     return ClusterConfig(
-        project=str(PROJECT_ROOT), state=str(state_dir()),
-        pg_port=_env_int("GNN_CLUSTER_PG_PORT", 5433), prefect_port=_env_int("GNN_CLUSTER_PREFECT_PORT", 4300),
-        mlflow_port=_env_int("GNN_CLUSTER_MLFLOW_PORT", 5300), workers=_env_int("GNN_CLUSTER_WORKERS", 2),
-        pool=os.environ.get("GNN_CLUSTER_POOL", "gnn"), password=secrets.token_hex(16),
-        heartbeat_s=_env_int("GNN_CLUSTER_HEARTBEAT_S", 30, low=30))
+        project=str(PROJECT_ROOT), state=str(state_dir()), pg_port=env.cluster_pg_port,
+        prefect_port=env.cluster_prefect_port, mlflow_port=env.cluster_mlflow_port, workers=env.cluster_workers,
+        pool=env.cluster_pool, password=secrets.token_hex(16), heartbeat_s=env.cluster_heartbeat_s)
 
 
 def config_file() -> Path:

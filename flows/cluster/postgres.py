@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flows.cluster.config import DATABASES, DB_USER, ClusterConfig, ClusterError
 from flows.processes import HOST, Service
+from tasks.common.settings import settings
 
 
 def bin_dir() -> Path:
@@ -33,7 +34,7 @@ def run_as() -> str | None:
     GNN_CLUSTER_PG_USER), which Debian's package creates."""
     if os.geteuid() != 0:
         return None
-    name = os.environ.get("GNN_CLUSTER_PG_USER", "postgres")
+    name = settings().cluster_pg_user
     try:
         pwd.getpwnam(name)
     except KeyError:

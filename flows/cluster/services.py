@@ -15,6 +15,7 @@ from pathlib import Path
 from flows.cluster import postgres
 from flows.cluster.config import ClusterConfig
 from flows.processes import HOST, Service, http_get
+from tasks.common.settings import env_name
 
 BIN = Path(sys.executable).parent
 def prefect_ready(config: ClusterConfig) -> bool:
@@ -38,8 +39,8 @@ def worker_env(config: ClusterConfig, worker: str) -> dict[str, str]:
 
     ws = config.workspace(worker)
     return {"PREFECT_API_URL": config.prefect_api, "MLFLOW_TRACKING_URI": config.mlflow_uri,
-            "GNN_MLFLOW_UI": config.mlflow_uri, "GNN_WORKSPACE": str(ws), "GNN_WORKER": worker,
-            "GNN_DVC_SHARED_REMOTE": SHARED_REMOTE, "PREFECT_HOME": str(config.root / "homes" / worker),
+            env_name("mlflow_ui"): config.mlflow_uri, env_name("workspace"): str(ws), env_name("worker"): worker,
+            env_name("dvc_shared_remote"): SHARED_REMOTE, "PREFECT_HOME": str(config.root / "homes" / worker),
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(config.heartbeat_s), "PYTHONPATH": str(ws),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
 
@@ -62,7 +63,7 @@ def servers(config: ClusterConfig) -> list[Service]:
 
 
 def janitor(config: ClusterConfig) -> Service:
-    env = {"PREFECT_API_URL": config.prefect_api, "GNN_CLUSTER_DIR": config.state,
+    env = {"PREFECT_API_URL": config.prefect_api, env_name("cluster_dir"): config.state,
            "PREFECT_HOME": str(config.root / "homes" / "janitor"), "PYTHONPATH": config.project}
     return Service("janitor", [sys.executable, "-m", "flows.cluster.janitor"], None, config.root,
                    lambda: True, env, Path(config.project))

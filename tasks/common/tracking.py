@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
-PARENT_ENV = "GNN_PARENT_RUN_ID"
-EXPERIMENT_ENV = "GNN_DVC_EXPERIMENT"  # set by a flow run that is a DVC experiment
+from tasks.common.settings import PROJECT_ROOT, env_name, quiet_environment, settings
+
+PARENT_ENV = env_name("parent_run_id")  # GNN_PARENT_RUN_ID
+EXPERIMENT_ENV = env_name("dvc_experiment")  # set by a flow run that is a DVC experiment
 EXPERIMENT_KIND = "mlflow.experimentKind"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def quiet_environment() -> None:
-    for key, value in {
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "GIT_PYTHON_REFRESH": "quiet",
-    }.items():
-        os.environ.setdefault(key, value)
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+    return settings().mlflow_tracking_uri or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 
 
 class TrackingUnavailable(RuntimeError):
@@ -63,7 +51,7 @@ def _setup(experiment: str):
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
-    exp = mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment)
+    exp = mlflow.set_experiment(settings().mlflow_experiment_name or experiment)
     if exp.tags.get(EXPERIMENT_KIND) != "custom_model_development":
         # Without it the MLflow 3 UI opens an experiment on its GenAI trace overview
         # instead of the runs table people compare runs in.
@@ -80,10 +68,11 @@ def _clean_params(params: dict[str, Any]) -> dict[str, str]:
 def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
     """One MLflow run for one stage, nested under the flow's run when there is one."""
     mlflow = _setup(experiment)
-    parent = os.environ.get(PARENT_ENV) or None
+    config = settings()
+    parent = config.parent_run_id or None
     tags = {"stage": stage, "kind": "stage", **_owner_tags()}
-    if os.environ.get(EXPERIMENT_ENV):
-        tags["dvc_experiment"] = os.environ[EXPERIMENT_ENV]
+    if config.dvc_experiment:
+        tags["dvc_experiment"] = config.dvc_experiment
     with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
         if params:
             mlflow.log_params(_clean_params(params))
@@ -92,12 +81,12 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
 
 @contextmanager
 def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
-             parent_run_id: str | None = None) -> Iterator[Any]:
-    """The parent run of a flow run (itself nested when a pipeline runs the flow);
-    yields ``(mlflow, run)``."""
+             parent_run_id: str | None = None, label: str | None = None) -> Iterator[Any]:
+    """The parent run of a flow run (itself nested when a pipeline runs the flow), tagged
+    ``flow=name`` and called ``label`` (what differs in this run); yields ``(mlflow, run)``."""
     mlflow = _setup(experiment)
     mark_dead_runs_failed(mlflow)
-    with mlflow.start_run(run_name=name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
+    with mlflow.start_run(run_name=label or name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
                           tags={"kind": "flow", "flow": name, **_owner_tags()}) as run:
         if params:
             mlflow.log_params(_clean_params(params))

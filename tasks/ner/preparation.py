@@ -69,7 +69,7 @@ def prepare(params: NerParams, out_dir: Path) -> dict:
             stats[name] = {"sentences": len(sentences), "tokens": int(arrays["word"].size), "entities": n_entities,
                            "unk_rate": unk}
             print(f"{name}: {len(sentences)} sentences, {arrays['word'].size} tokens, {n_entities} entities, "
-                  f"unk {unk:.2%}")
+                  f"unk {unk:.2%}", flush=True)
         np.save(tmp / "embeddings.npy", matrix)
         (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")

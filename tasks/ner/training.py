@@ -12,7 +12,7 @@ import io
 import json
 import shutil
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -95,92 +95,148 @@ def model_info(params: NerParams, config, vocab: dict) -> dict:
             "embeddings": params.embeddings.source}
 
 
-def train(params: NerParams, mlflow=None) -> dict:
-    """Train, select, score; write artifacts/ner, metrics/ner.json and the plot CSVs.
-    ``mlflow`` (optional) receives per-epoch metrics."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """An unfinished run's state under ``.cache/train_ner/<key>``: the epoch bookkeeping,
+    the last model (to resume) and the best weights so far (to restore at the end)."""
+    folder: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "state.json"
+
+    @property
+    def last_model(self) -> Path:
+        return self.folder / "last.keras"
+
+    @property
+    def best_weights(self) -> Path:
+        return self.folder / "best.weights.h5"
+
+    def load(self):
+        """(model, state) of an interrupted run, or None for a fresh start."""
+        import keras
+
+        if not (self.state_file.is_file() and self.last_model.is_file()):
+            return None
+        return keras.models.load_model(self.last_model), json.loads(self.state_file.read_text())
+
+    def save(self, model, state: dict, improved: bool) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if improved:
+            model.save_weights(self.best_weights)
+        model.save(self.last_model)
+        write_json(self.state_file, state)
+
+
+@dataclass(frozen=True)
+class NerData:
+    vocab: dict
+    splits: dict          # name -> NerSplit
+    embeddings: np.ndarray
+
+    @property
+    def labels(self) -> list[str]:
+        return self.vocab["labels"]
+
+
+def load_prepared(prepared: Path) -> NerData:
+    from tasks.ner.batches import load_split, load_vocab
+
+    return NerData(load_vocab(prepared), {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")},
+                   np.load(prepared / "embeddings.npy"))
+
+
+def model_config(params: NerParams):
+    from models.ner import resolve_config
+
+    m = params.model
+    return resolve_config(m.preset, dropout=m.dropout, combine=m.combine, num_bases=m.num_bases,
+                          gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters,
+                          output=m.output, gcn_layers=m.gcn_layers)
+
+
+def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoint):
+    """The model and its epoch state: resumed from the checkpoint, or built afresh."""
     import keras
 
-    from models.ner import build_ner_model, resolve_config
-    from tasks.common.seeding import seed_everything
-    from tasks.ner.batches import BatchSequence, load_split, load_vocab
+    from models.ner import build_ner_model
+
+    resumed = ckpt.load()
+    if resumed is not None:
+        model, state = resumed
+        print(f"resuming from epoch {state['epoch']} (checkpoint {ckpt.folder})", flush=True)
+        return model, state
+    vocab = data.vocab
+    model = build_ner_model(config, vocab_size=len(vocab["words"]), embedding_dim=data.embeddings.shape[1],
+                            num_chars=len(vocab["chars"]), num_labels=len(data.labels),
+                            num_dep_labels=len(vocab["relations"]), labels=data.labels)
+    model.get_layer("word_embedding").set_weights([data.embeddings])
+    # A CRF model computes its own loss (the sequence log-likelihood; see CrfTagger).
+    loss = None if config.output == "crf" else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    return model, {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
+
+
+def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint):
+    """What happens after each epoch: dev F1, bookkeeping, checkpoint, early stopping."""
+    from tasks.common.epochs import EpochResult
     from tasks.ner.span_f1 import span_scores
 
-    tp, prepared = params.train, paths.NER_PREPARED
-    seed_everything(tp.seed)
-    if tp.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
-    print(f"device: {describe_device()}", flush=True)
-    vocab = load_vocab(prepared)
-    labels = vocab["labels"]
-    splits = {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")}
-    embeddings = np.load(prepared / "embeddings.npy")
-    m = params.model
-    config = resolve_config(m.preset, dropout=m.dropout, combine=m.combine, num_bases=m.num_bases,
-                            gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters,
-                            output=m.output, gcn_layers=m.gcn_layers)
-    print(f"model: {m.preset} {config}", flush=True)
+    dev_gold = gold_tags(data.splits["dev"], data.labels)
 
-    ckpt = checkpoint_dir(params, prepared)
-    state_file, last_model, best_weights = ckpt / "state.json", ckpt / "last.keras", ckpt / "best.weights.h5"
-    if state_file.is_file() and last_model.is_file():
-        state = json.loads(state_file.read_text())
-        model = keras.models.load_model(last_model)
-        print(f"resuming from epoch {state['epoch']} (checkpoint {ckpt})", flush=True)
-    else:
-        state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
-        model = build_ner_model(config, vocab_size=len(vocab["words"]), embedding_dim=embeddings.shape[1],
-                                num_chars=len(vocab["chars"]), num_labels=len(labels),
-                                num_dep_labels=len(vocab["relations"]), labels=labels)
-        model.get_layer("word_embedding").set_weights([embeddings])
-        # A CRF model computes its own loss (the sequence log-likelihood; see CrfTagger).
-        loss = None if config.output == "crf" else "sparse_categorical_crossentropy"
-        model.compile(optimizer=keras.optimizers.Adam(tp.learning_rate), loss=loss)
-    model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
-    dev_gold = gold_tags(splits["dev"], labels)
+    def score(epoch: int, logs: dict, seconds: float) -> EpochResult:
+        dev = span_scores(dev_gold, predict_tags(model, data.splits["dev"], data.labels, 64, tp.max_word_length))
+        row = {"epoch": epoch, "train_loss": float(logs["loss"]), "dev_precision": dev["precision"],
+               "dev_recall": dev["recall"], "dev_f1": dev["f1"], "seconds": seconds}
+        state["history"].append(row)
+        state["epoch"] = epoch
+        improved = dev["f1"] > state["best_f1"]
+        if improved:
+            state["best_f1"], state["best_epoch"] = dev["f1"], epoch
+        ckpt.save(model, state, improved)
+        human = (f"epoch {epoch}/{tp.epochs}: loss {row['train_loss']:.4f}  dev P {dev['precision']:.4f} "
+                 f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s)")
+        stop = state["epoch"] - state["best_epoch"] >= tp.patience
+        return EpochResult(human, {"train_loss": row["train_loss"], "dev_f1": dev["f1"]},
+                           logged={k: v for k, v in row.items() if k != "epoch"},
+                           stop=f"early stop: no dev F1 gain for {tp.patience} epochs" if stop else None)
 
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
+    return score
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.t0
-            dev = span_scores(dev_gold, predict_tags(self.model, splits["dev"], labels, 64, tp.max_word_length))
-            row = {"epoch": epoch + 1, "train_loss": float(logs["loss"]), "dev_precision": dev["precision"],
-                   "dev_recall": dev["recall"], "dev_f1": dev["f1"], "seconds": seconds}
-            state["history"].append(row)
-            state["epoch"] = epoch + 1
-            improved = dev["f1"] > state["best_f1"]
-            ckpt.mkdir(parents=True, exist_ok=True)
-            if improved:
-                state["best_f1"], state["best_epoch"] = dev["f1"], epoch + 1
-                self.model.save_weights(best_weights)
-            self.model.save(last_model)
-            write_json(state_file, state)
-            print(f"epoch {epoch + 1}/{tp.epochs}: loss {row['train_loss']:.4f}  dev P {dev['precision']:.4f} "
-                  f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s)",
-                  flush=True)
-            if mlflow is not None:
-                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
-            if state["epoch"] - state["best_epoch"] >= tp.patience:
-                print(f"early stop: no dev F1 gain for {tp.patience} epochs", flush=True)
-                self.model.stop_training = True
+
+def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow) -> None:
+    """Train from ``state['epoch']`` until the last epoch or early stopping; then restore
+    the best epoch's weights."""
+    from tasks.common.epochs import EpochReporter
+    from tasks.ner.batches import BatchSequence
 
     done = state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
     if not done:
-        train_seq = BatchSequence(splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
+        train_seq = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
                                   epoch=state["epoch"])
-        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[EpochEnd()], verbose=2)
-    model.load_weights(best_weights)
+        reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt), mlflow=mlflow)
+        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[reporter], verbose=2)
+    model.load_weights(ckpt.best_weights)
     print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
 
-    results: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"]}
-    test_pred = ""
+
+def score_splits(model, data: NerData, max_word_length: int) -> tuple[dict, str]:
+    """Span scores on dev and test, and the test predictions as text."""
+    from tasks.ner.span_f1 import span_scores
+
+    results, test_pred = {}, ""
     for name in ("dev", "test"):
-        gold = gold_tags(splits[name], labels)
-        pred = predict_tags(model, splits[name], labels, 64, tp.max_word_length)
+        gold = gold_tags(data.splits[name], data.labels)
+        pred = predict_tags(model, data.splits[name], data.labels, 64, max_word_length)
         results[name] = span_scores(gold, pred)
         if name == "test":
-            test_pred = predictions_text(splits["test"], gold, pred)
+            test_pred = predictions_text(data.splits["test"], gold, pred)
+    return results, test_pred
+
+
+def write_outputs(model, params: NerParams, config, vocab: dict, results: dict, test_pred: str,
+                  history: list[dict]) -> None:
     with atomic_path(paths.NER_ARTIFACTS) as tmp:
         tmp.mkdir(parents=True)
         model.save(tmp / paths.NER_MODEL.name)
@@ -188,8 +244,32 @@ def train(params: NerParams, mlflow=None) -> dict:
         (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         (tmp / paths.NER_MODEL_INFO.name).write_text(json.dumps(model_info(params, config, vocab), indent=2),
                                                      encoding="utf-8")
-    write_text(paths.NER_HISTORY, csv_text(state["history"]))
+    write_text(paths.NER_HISTORY, csv_text(history))
     write_text(paths.NER_PER_TYPE, csv_text([{"type": t, **sc} for t, sc in results["test"]["per_type"].items()]))
     write_json(paths.NER_METRICS, results)
-    shutil.rmtree(ckpt, ignore_errors=True)  # finished: the outputs now live in DVC's cache
+
+
+def train(params: NerParams, mlflow=None) -> dict:
+    """Train, select, score; write artifacts/ner, metrics/ner.json and the plot CSVs.
+    ``mlflow`` (optional) receives per-epoch metrics."""
+    import keras
+
+    from tasks.common.seeding import seed_everything
+
+    tp = params.train
+    seed_everything(tp.seed)
+    if tp.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    print(f"device: {describe_device()}", flush=True)
+    data = load_prepared(paths.NER_PREPARED)
+    config = model_config(params)
+    print(f"model: {params.model.preset} {config}", flush=True)
+    ckpt = Checkpoint(checkpoint_dir(params, paths.NER_PREPARED))
+    model, state = build_or_resume(config, data, tp.learning_rate, ckpt)
+    model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
+    fit(model, data, tp, state, ckpt, mlflow)
+    scores, test_pred = score_splits(model, data, tp.max_word_length)
+    results: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"], **scores}
+    write_outputs(model, params, config, data.vocab, results, test_pred, state["history"])
+    shutil.rmtree(ckpt.folder, ignore_errors=True)  # finished: the outputs now live in DVC's cache
     return results

@@ -31,6 +31,7 @@ import mlflow
 
 from tasks.common import paths
 from tasks.common.files import DataError, tree_digest
+from tasks.common.settings import settings
 
 NER_NAME, TAGS_NAME = "gnn-ner", "gnn-tags"
 HASH_TAG = "content_hash"
@@ -43,7 +44,7 @@ def requirements(names: tuple[str, ...]) -> list[str]:
     """Pinned to what is installed, so MLflow infers nothing and a serving env matches.
     The backend comes from KERAS_BACKEND, as Keras reads it: importing Keras (and
     TensorFlow) just to ask would cost the flow seconds."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = settings().keras_backend
     pins = []
     for name in COMMON_REQUIREMENTS + ({"torch": "torch"}.get(backend, backend),) + names:
         try:
@@ -61,7 +62,8 @@ def content_hash(files: dict[str, Path], code: Path) -> str:
 
 
 def _client():
-    from tasks.common.tracking import quiet_environment, tracking_uri
+    from tasks.common.settings import quiet_environment
+    from tasks.common.tracking import tracking_uri
 
     quiet_environment()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per artifact file otherwise

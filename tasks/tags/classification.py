@@ -16,15 +16,11 @@ instead, independently of how many tags the decision rule emits.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 
-from tasks.common import paths
-from tasks.common.files import DataError, atomic_path, write_json, write_text
-from tasks.common.params import TagsParams
-from tasks.tags.tables import load_articles
+from tasks.common.files import DataError
+from tasks.common.stats import mean_std
 
 
 def target_tags(tags: pd.Series, min_count: int) -> list[str]:
@@ -86,6 +82,23 @@ def classifier(max_iter: int):
     return LabelPowerset(LogisticRegression(max_iter=max_iter))
 
 
+def fit_counting_non_convergence(clf, X: np.ndarray, Y: np.ndarray) -> tuple[object, int]:
+    """``clf.fit(X, Y)`` and how many of its solvers stopped at ``max_iter`` unconverged:
+    one count per fit for the log, instead of one scikit-learn warning per solver."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(X, Y)
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:  # anything else is shown as usual
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return clf, unconverged
+
+
 def tag_probabilities(clf, X: np.ndarray) -> np.ndarray:
     """P(tag in the article's set) per tag, (n, tags): LabelPowerset.predict_proba's
     marginals as one matrix product, P(set) @ membership(set, tag). scikit-multilearn
@@ -108,8 +121,9 @@ def summarise(per_seed: dict[str, dict[str, dict[str, float]]]) -> dict:
     out: dict = {}
     for part in ("test", "validation"):
         keys = per_seed[seeds[0]][part]
-        means = {k: float(np.mean([per_seed[s][part][k] for s in seeds])) for k in keys}
-        stds = {f"{k}_std": float(np.std([per_seed[s][part][k] for s in seeds])) for k in keys}
+        stats = {k: mean_std(per_seed[s][part][k] for s in seeds) for k in keys}  # sample std
+        means = {k: mean for k, (mean, _) in stats.items()}
+        stds = {f"{k}_std": std for k, (_, std) in stats.items()}
         if part == "test":
             out.update(means)
             out.update(stds)
@@ -131,95 +145,3 @@ def tag_matrix(articles: pd.DataFrame, min_count: int) -> tuple[list[str], np.nd
     has = kept.map(len).to_numpy() > 0
     Y = MultiLabelBinarizer(classes=targets).fit_transform(kept[has])
     return targets, np.flatnonzero(has), Y, np.flatnonzero(~has)
-
-
-def feature_sets(text: np.ndarray, sage: np.ndarray, propagation: np.ndarray) -> dict[str, np.ndarray]:
-    return {"text": text, "propagation": propagation, "graphsage": sage, "concat": np.hstack([text, sage])}
-
-
-FEATURES = ("text", "propagation", "graphsage", "concat")
-
-
-def evaluate(params: TagsParams) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict]:
-    """Scores per feature set (test means over seeds, their std, validation, per seed),
-    per-tag test precision and untagged-article predictions of the first seed, and the
-    first seed's concat-feature classifier (what ``tasks.predict tags`` uses)."""
-    from sklearn.metrics import precision_score
-
-    from tasks.tags.graph_io import load_graph
-    from tasks.tags.propagation import propagate
-
-    e = params.evaluate
-    articles = load_articles()
-    text, sages = np.load(paths.TEXT_EMBEDDINGS), np.load(paths.SAGE_EMBEDDINGS)
-    if sages.ndim != 3 or len(sages) != len(e.seeds):
-        raise DataError(paths.SAGE_EMBEDDINGS, None, f"expected one embedding per seed ({len(e.seeds)}), got shape "
-                        f"{sages.shape}: run `dvc repro train_sage`")
-    graph, _ = load_graph(paths.GRAPH)
-    t0 = time.perf_counter()
-    propagation = propagate(graph.adj, text, params.propagation.hops)
-    propagation_seconds = time.perf_counter() - t0
-    targets, rows, Y, untagged = tag_matrix(articles, e.min_count)
-    per_seed: dict[str, dict[str, dict]] = {name: {} for name in FEATURES}
-    results: dict = {}
-    for i, seed in enumerate(e.seeds):
-        t0 = time.perf_counter()
-        train, validation, test = three_way_split(Y, e.test_size, e.validation_size, seed)
-        split_seconds = time.perf_counter() - t0
-        print(f"seed {seed}: {len(targets)} target tags (> {e.min_count} articles), {len(rows)} articles, "
-              f"{len(train)} train / {len(validation)} validation / {len(test)} test; split {split_seconds:.1f}s",
-              flush=True)
-        if i == 0:
-            results["setup"] = {"target_tags": len(targets), "articles": int(len(rows)), "train": int(len(train)),
-                                "validation": int(len(validation)), "test": int(len(test)), "seeds": list(e.seeds),
-                                "distinct_train_tag_sets": len({tuple(r) for r in Y[train]}),
-                                "split_seconds": split_seconds, "propagation_seconds": propagation_seconds}
-        for name, X in feature_sets(text, sages[i], propagation).items():
-            t0 = time.perf_counter()
-            clf = classifier(e.max_iter).fit(X[rows[train]], Y[train])
-            fit_seconds = time.perf_counter() - t0
-            parts, predicted = {}, {}
-            for part, idx in (("validation", validation), ("test", test)):
-                x = X[rows[idx]]
-                predicted[part] = dense(clf.predict(x))
-                parts[part] = scores(Y[idx], predicted[part], tag_probabilities(clf, x))
-            parts["test"]["fit_seconds"] = parts["validation"]["fit_seconds"] = fit_seconds
-            per_seed[name][str(seed)] = parts
-            print(f"  {name:11s} " + "  ".join(f"{k} {parts['test'][k]:.4f}" for k in
-                                              ("macro_precision", "macro_f1", "lrap", "precision_at_1"))
-                  + f"  (validation macro F1 {parts['validation']['macro_f1']:.4f}; fit {fit_seconds:.0f}s)",
-                  flush=True)
-            if i == 0 and name == "concat":
-                # kept for the served model, the per-tag plot and the untagged sample
-                clf_served, X_served, per_tag_precision = clf, X, precision_score(
-                    Y[test], predicted["test"], average=None, zero_division=0)
-    results.update({name: summarise(per_seed[name]) for name in FEATURES})
-
-    clf, X = clf_served, X_served
-    per_tag = pd.DataFrame({"tag": targets, "concat": per_tag_precision})
-    pick = np.random.default_rng(e.seeds[0]).choice(untagged, min(e.untagged_sample, len(untagged)), replace=False)
-    samples = pd.DataFrame({"article": articles["key"].to_numpy()[pick],
-                            "tags": articles["tags"].to_numpy()[pick].tolist()})
-    samples["tags"] = samples["tags"].map(";".join)
-    if len(pick):
-        samples["predicted_concat"] = [";".join(t for t, g in zip(targets, guess) if g)
-                                       for guess in dense(clf.predict(X[pick]))]
-    model = {"classifier": clf, "info": {"tags": [str(t) for t in targets], "features": ["text", "graphsage"],
-                                         "text_dim": int(text.shape[1]), "sage_dim": int(sages.shape[2]),
-                                         "min_count": e.min_count, "seed": e.seeds[0]}}
-    return results, per_tag, samples, model
-
-
-def evaluate_and_save(params: TagsParams) -> dict:
-    """Evaluate; write metrics/tags.json, the per-tag plot, the untagged-article sample,
-    the concat classifier and its info (tag order, feature sizes) beside it."""
-    import joblib
-
-    results, per_tag, samples, model = evaluate(params)
-    with atomic_path(paths.CLASSIFIER) as tmp:
-        joblib.dump(model["classifier"], tmp)
-    write_json(paths.CLASSIFIER_INFO, model["info"])
-    write_text(paths.PER_TAG_PRECISION, per_tag.to_csv(index=False))
-    write_text(paths.UNTAGGED, samples.to_csv(index=False))
-    write_json(paths.TAGS_METRICS, results)
-    return results

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from tasks.common import paths
+from tasks.common.epochs import EpochReporter, EpochResult
 from tasks.common.files import atomic_path, save_npy, write_csv, write_json
 from tasks.common.params import Params, TagsParams
 from tasks.tags.graph import Graph, degree_negatives, neighbourhood_tree, random_walk_ends
@@ -81,22 +82,17 @@ def fit_and_embed(p, seed: int, mlflow=None, metric: str = "loss") -> tuple[kera
     batches = SageBatches(train_graph, train_features, p, seed)
     history: list[dict] = []
 
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
+    def score(epoch: int, logs: dict, seconds: float) -> EpochResult:
+        loss = float(logs["loss"])
+        history.append({"epoch": epoch, "loss": loss, "seconds": seconds})
+        converged = len(history) > 1 and abs(history[-2]["loss"] - loss) < p.tolerance
+        return EpochResult(f"seed {seed} epoch {epoch}/{p.epochs}: loss {loss:.4f} ({seconds:.1f}s)", {"loss": loss},
+                           logged={metric: loss},
+                           stop=f"converged: loss changed by less than {p.tolerance}" if converged else None)
 
-        def on_epoch_end(self, epoch, logs=None):
-            loss, seconds = float(logs["loss"]), time.perf_counter() - self.t0
-            history.append({"epoch": epoch + 1, "loss": loss, "seconds": seconds})
-            print(f"seed {seed} epoch {epoch + 1}/{p.epochs}: loss {loss:.4f} ({seconds:.1f}s)", flush=True)
-            if mlflow is not None:
-                mlflow.log_metric(metric, loss, step=epoch + 1)
-            if len(history) > 1 and abs(history[-2]["loss"] - loss) < p.tolerance:
-                print(f"converged: loss changed by less than {p.tolerance}", flush=True)
-                self.model.stop_training = True
-
+    reporter = EpochReporter("train_sage", p.epochs, score, run=f"seed {seed}", mlflow=mlflow)
     t0 = time.perf_counter()
-    trainer.fit(batches, epochs=p.epochs, callbacks=[EpochEnd()], verbose=0)
+    trainer.fit(batches, epochs=p.epochs, callbacks=[reporter], verbose=0)
     train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     embeddings = embed_all(encoder, full, features, sample_sizes, seed)

@@ -5,17 +5,17 @@ Chromium. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overri
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support import (ROOT, TINY_TAGS as TINY, WorkspaceWatcher, commit_data, make_project, project_params_raw,
+from flows.processes import free_port
+from tasks.common.settings import settings
+from tests.support import (TINY_TAGS as TINY, WorkspaceWatcher, commit_data, make_project, project_params_raw,
                            run_ok, write_citeulike_slice)
-from tests.e2e.ui_pages import api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run, prefect_run_form
+from tests.e2e.ui_pages import (api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run, prefect_quick_run,
+                                prefect_run_form)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +23,13 @@ pytestmark = pytest.mark.e2e
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 900) -> dict:
+def wait_for_flow_run(prefect_api: str, flow_run_id: str, timeout: float = 600, every: float = 2.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = api(f"{prefect_api}/flow_runs/{flow_run_id}")
         if run["state"]["type"] in TERMINAL:
             return run
-        time.sleep(2)
+        time.sleep(every)
     raise AssertionError(f"flow run {flow_run_id} did not finish within {timeout}s")
 
 
@@ -67,8 +61,12 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     assert again.stdout.count("already running") == 3
 
     deployment = api(f"{prefect_api}/deployments/name/tags/tags")
-    run = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {}})
-    finished = wait_for_flow_run(prefect_api, run["id"])
+    shots = settings().test_artifacts / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser_page() as page:  # Run -> Quick run, clicked in the Prefect UI
+        run_id = prefect_quick_run(page, prefect_ui, deployment["id"], shots)
+    finished = wait_for_flow_run(prefect_api, run_id)
+    run = finished
     log = (proj / ".ui" / "logs" / "deployments.log").read_text(errors="replace")[-4000:]
     assert finished["state"]["type"] == "COMPLETED", f"flow run ended {finished['state']['type']}:\n{log}"
 
@@ -85,9 +83,7 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     with WorkspaceWatcher(proj) as watcher:
         run2 = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run",
                    {"parameters": {"sage": {**project_params_raw(TINY)["tags"]["sage"], "epochs": 2}}})
-        while api(f"{prefect_api}/flow_runs/{run2['id']}")["state"]["type"] not in TERMINAL:
-            time.sleep(0.5)
-    finished = api(f"{prefect_api}/flow_runs/{run2['id']}")
+        finished = wait_for_flow_run(prefect_api, run2["id"], every=0.5)
     assert finished["state"]["type"] == "COMPLETED", (proj / ".ui" / "logs" / "deployments.log").read_text()[-4000:]
     assert watcher.changed == set() and watcher.reads > 100
     (exp_run,) = client.search_runs([experiment.experiment_id], "tags.kind = 'flow' and tags.dvc_experiment != ''")
@@ -104,8 +100,6 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     assert runs[0]["state"]["type"] == "COMPLETED" and runs[0]["deployment_id"] is None
     assert runs[0]["name"] in cli.stdout + cli.stderr
 
-    shots = Path(os.environ.get("GNN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-    shots.mkdir(parents=True, exist_ok=True)
     with browser_page() as page:
         # The Run form shows every tags parameter with params.yaml's value and its description.
         seen = prefect_run_form(page, prefect_ui, deployment["id"], "How GraphSAGE combines", shots)
@@ -115,8 +109,9 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
         seen = prefect_flow_run(page, prefect_ui, run["id"], "tag-results", shots)
         assert run["name"] in seen and "Completed" in seen
         assert "macro_precision" in seen and f"{metrics['concat']['macro_precision']:.4f}" in seen
-        seen = mlflow_experiment(page, mlflow_ui, experiment.experiment_id, "tags_flow", shots)
-        assert "tags_flow" in seen
+        # The experiment opens in the model-training view, its runs named after what differs.
+        seen = mlflow_experiment(page, mlflow_ui, experiment.experiment_id, "tags (params.yaml)", shots)
+        assert "tags (params.yaml)" in seen and "tags sage.epochs=2" in seen
         seen = mlflow_run(page, mlflow_ui, experiment.experiment_id, parent.info.run_id,
                           "concat.macro_precision", shots)
         for name in ("concat.macro_precision", "text.macro_f1", "graphsage.macro_precision"):

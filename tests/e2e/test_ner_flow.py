@@ -51,10 +51,15 @@ def test_ner_flow_end_to_end(project, monkeypatch):
     assert "data.train.sentences" in children["prepare_ner"].data.metrics
 
     # The flow registered the tagger; predict gives the same answer from DVC and registry.
-    ask = [sys.executable, "-m", "tasks.predict", "ner", "John Smith works for Reuters in Paris ."]
+    # The tiny model may find no entity; what must hold is that the command line prints
+    # exactly what the flow's artifact predicts, and that the registry serves the same model.
+    from tasks.ner.inference import format_entities, load_tagger, tag_entities
+
+    sentence = "John Smith works for Reuters in Paris ."
+    expected = format_entities(tag_entities(load_tagger(proj / "artifacts" / "ner"), sentence))
+    ask = [sys.executable, "-m", "tasks.predict", "ner", sentence]
     from_dvc = run_ok(ask, proj, env).stdout
-    lines = from_dvc.strip().splitlines()
-    assert lines == ["(no entities found)"] or all(line.split("\t")[0] in {"PER", "LOC", "ORG", "MISC"} for line in lines)
+    assert from_dvc.strip() == expected
     assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
     (version,) = client.search_model_versions("name = 'gnn-ner'")
     assert version.tags["source_run_id"] == parent.info.run_id and version.tags["content_hash"]

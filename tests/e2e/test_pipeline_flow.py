@@ -31,12 +31,17 @@ def test_pipeline_flow_nests_both_flows(tmp_path):
     for r in runs:
         by_parent.setdefault(r.data.tags.get("mlflow.parentRunId"), []).append(r)
     (top,) = by_parent[None]
-    flows = {r.info.run_name: r for r in by_parent[top.info.run_id]}
+    flows = {r.data.tags["flow"]: r for r in by_parent[top.info.run_id]}
     assert set(flows) == {"ner_flow", "tags_flow"}
+    # Runs are named after what differs from params.yaml.
+    assert {r.info.run_name for r in flows.values()} == {"ner (params.yaml)", "tags (params.yaml)"}
     assert {r.info.run_name for r in by_parent[flows["ner_flow"].info.run_id]} == {"prepare_ner", "train_ner"}
     assert len(by_parent[flows["tags_flow"].info.run_id]) == 6
     assert "ner.test.f1" in top.data.metrics and "tags.concat.macro_f1" in top.data.metrics
     assert flows["ner_flow"].data.tags["git_commit"]
+    # Each run names the Prefect flow run that made it (the subflows have their own).
+    prefect_ids = {r.data.tags["prefect_flow_run_id"] for r in (top, *flows.values())}
+    assert len(prefect_ids) == 3
 
     keys = run_ok([sys.executable, "-c", READ_ARTIFACTS], proj, env).stdout
     for key in ("pipeline-results", "ner-results", "tag-results", "train-ner-progress"):

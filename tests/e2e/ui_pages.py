@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from flows.reporting import ML_VIEW
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.
@@ -58,6 +62,26 @@ def prefect_flow_run(page, ui: str, flow_run_id: str, artifact: str, out: Path) 
     return text + "\n" + page.inner_text("body")
 
 
+def prefect_quick_run(page, ui: str, deployment_id: str, out: Path) -> str:
+    """On the deployment's page press Run, then Quick run, as a person would, and wait for
+    the confirmation toast; returns the id of the flow run the click created (the
+    deployment's only run created since)."""
+    import re
+
+    page.goto(f"{ui}/deployments/deployment/{deployment_id}")
+    before = {r["id"] for r in _deployment_runs(ui, deployment_id)}
+    page.get_by_role("button", name=re.compile(r"^\s*Run\s*$")).first.click()
+    page.get_by_text("Quick run", exact=True).first.click()
+    page.get_by_text("View run").first.wait_for()  # the toast: the run was scheduled
+    page.screenshot(path=str(out / "prefect_quick_run.png"))
+    (new,) = [r["id"] for r in _deployment_runs(ui, deployment_id) if r["id"] not in before]
+    return new
+
+
+def _deployment_runs(ui: str, deployment_id: str) -> list[dict]:
+    return api(f"{ui}/api/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
+
+
 def _close_assistant(page) -> None:
     close = page.get_by_role("button", name="Close")
     if close.count():
@@ -77,7 +101,7 @@ def prefect_run_form(page, ui: str, deployment_id: str, wait_for: str, out: Path
 
 def mlflow_experiment(page, ui: str, experiment_id: str, run_name: str, out: Path) -> str:
     """The experiment's runs table, where runs are compared."""
-    page.goto(f"{ui}/#/experiments/{experiment_id}/runs")
+    page.goto(f"{ui}/#/experiments/{experiment_id}/runs?{ML_VIEW}")
     page.get_by_text(run_name).first.wait_for()
     _close_assistant(page)
     page.wait_for_timeout(1000)
@@ -87,7 +111,7 @@ def mlflow_experiment(page, ui: str, experiment_id: str, run_name: str, out: Pat
 
 def mlflow_run(page, ui: str, experiment_id: str, run_id: str, metric: str, out: Path) -> str:
     """One run's overview: its metrics table (names and values)."""
-    page.goto(f"{ui}/#/experiments/{experiment_id}/runs/{run_id}")
+    page.goto(f"{ui}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}")
     page.get_by_text(metric).first.wait_for()
     _close_assistant(page)
     page.wait_for_timeout(1000)
@@ -111,11 +135,19 @@ def mlflow_compare(page, ui: str, experiment_id: str, run_ids: list[str], metric
     return page.inner_text("body")
 
 
-def api(url: str, payload: dict | None = None):
+def api(url: str, payload: dict | None = None, tries: int = 4):
+    """GET (or POST ``payload``) a JSON API; a 503 (Prefect's answer while its database is
+    busy, seen on 2 loaded cores) is retried a few times, 2 s apart, then raised."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    for attempt in range(tries):
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            if err.code != 503 or attempt == tries - 1:
+                raise
+            time.sleep(2)
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ invalid (also when edited while a run waits in the queue)."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from flows.processes import free_port
 from tests.support import TINY_TAGS, make_project, run_ok, write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
@@ -23,12 +23,6 @@ def tags_project(tmp_path):
     proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 2})
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     return proj, env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_until(cmd, proj, env, marker: str) -> subprocess.Popen:
@@ -64,12 +58,17 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
     dead = next(r for r in runs if r.data.tags.get("kind") == "flow")
     assert dead.info.status == "RUNNING"  # nobody could end it
 
+    killed_at = time.time()
     nxt = run_ok(FLOW, proj, env, timeout=900)  # no "workspace busy": the lock died with its holder
     assert "marked" in nxt.stdout + nxt.stderr and "MLflow run(s) of killed processes FAILED" in nxt.stdout + nxt.stderr
     assert client.get_run(dead.info.run_id).info.status == "FAILED"
     _, runs = mlflow_runs(env)
     assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
-    assert json.loads((proj / "metrics" / "tags.json").read_text())["concat"]["macro_f1"] >= 0
+    flows = [r for r in runs if r.data.tags.get("kind") == "flow" and r.info.run_id != dead.info.run_id]
+    assert [r.info.status for r in flows] == ["FINISHED"]
+    # The next run wrote the evaluation afresh (the kill came before it), and it learned something.
+    assert (proj / "metrics" / "tags.json").stat().st_mtime > killed_at
+    assert json.loads((proj / "metrics" / "tags.json").read_text())["concat"]["macro_f1"] > 0
 
 
 def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):
@@ -145,7 +144,8 @@ def test_prefect_server_gone_mid_run(tags_project):
             except ProcessLookupError:
                 pass
     assert proc.returncode != 0
-    assert api.removesuffix("/api") in out or "ConnectError" in out or "Connection refused" in out, out[-3000:]
+    assert f"error: lost the Prefect server at {api} (" in out, out[-3000:]
+    assert "Traceback" not in out.split("error: lost the Prefect server")[-1]
     client, runs = mlflow_runs(env)
     flow_runs = [r for r in runs if r.data.tags.get("kind") == "flow"]
     assert [r.info.status for r in flow_runs] == ["FAILED"], out[-6000:]

@@ -18,21 +18,36 @@ import threading
 
 import pytest
 
-from tests.support import (TINY_NER, TINY_TAGS, comparable_outputs, differing, make_project, run_ok,
+from tests.support import (TINY_NER, TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
                            write_citeulike_slice, write_conll_slice)
 
-pytestmark = pytest.mark.e2e
+# One process runs the module: its tests share the template project.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stage_kills")]
 TARGETS = ["train_ner", "evaluate_tags"]
 
 
-@pytest.fixture(scope="module")
-def finished_project(tmp_path_factory):
-    """A tiny project after one uninterrupted `dvc repro`, and its outputs."""
-    proj, env = make_project(tmp_path_factory.mktemp("kills"), {**TINY_NER, **TINY_TAGS})
-    write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=40)
+# Session scope: built once per test process (make test keeps the module in one), even if
+# pytest interleaves another module between its tests.
+@pytest.fixture(scope="session")
+def finished_template(tmp_path_factory):
+    """A tiny project after one uninterrupted `dvc repro`, and its outputs: never changed,
+    each test gets its own copy (``finished_project``)."""
+    # 300 sentences a split, so prepare_ner still has two splits to parse and write when
+    # it reports the first one (the moment of its kill).
+    proj, env = make_project(tmp_path_factory.mktemp("kills"),
+                             {**TINY_NER, **TINY_TAGS, "ner.data.max_sentences": 300})
+    write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=300)
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     run_ok([sys.executable, "-m", "dvc", "repro", *TARGETS], proj, env, timeout=900)
-    return proj, env, comparable_outputs(proj)
+    return proj, comparable_outputs(proj)
+
+
+@pytest.fixture
+def finished_project(finished_template, tmp_path):
+    proj, reference = finished_template
+    copy, env = copy_project(proj, tmp_path)
+    assert differing(comparable_outputs(copy), reference) == []
+    return copy, env, reference
 
 
 DVC_TEMP = re.compile(r"/\.[A-Za-z0-9_-]{22}\.tmp$")
@@ -57,9 +72,11 @@ class Watcher(threading.Thread):
                          if self.reference.get(path) != value and not DVC_TEMP.search(path)]
 
 
-# train_ner last: its resumed result differs slightly from the reference (see above).
-@pytest.mark.parametrize("stage, started", [("prepare_ner", "> python -m tasks.prepare_ner"),
-                                            ("train_sage", "epoch 1/3"), ("train_ner", "epoch 1/3")])
+# Each kill waits for an observable event inside the stage's work: prepare_ner has
+# written its first split into its staging folder ("train: N sentences, ..."), the
+# trainings have finished epoch 1 (and written its checkpoint).
+@pytest.mark.parametrize("stage, started", [("prepare_ner", "train: "),
+                                            ("train_sage", "seed 1 epoch 1/3:"), ("train_ner", "epoch 1/3:")])
 def test_sigkill_mid_stage_then_the_next_run_gives_the_same_results(finished_project, stage, started):
     proj, env, reference = finished_project
     watcher = Watcher(proj, reference)
@@ -69,11 +86,9 @@ def test_sigkill_mid_stage_then_the_next_run_gives_the_same_results(finished_pro
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if started in line:
+        if line.startswith(started):
             break
-    assert any(started in line for line in seen), "".join(seen)
-    if stage == "prepare_ner":
-        threading.Event().wait(2.0)  # into the parsing
+    assert any(line.startswith(started) for line in seen), "".join(seen)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert proc.returncode == -signal.SIGKILL

@@ -7,19 +7,31 @@ import sys
 import pytest
 import yaml
 
-from tests.support import TINY_TAGS, comparable_outputs, differing, make_project, run_ok, write_citeulike_slice
+from tests.support import (TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
+                           write_citeulike_slice)
 
-pytestmark = pytest.mark.e2e
+# One process runs the module: its tests share the template project.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("storage_faults")]
 FLOW = [sys.executable, "-m", "flows.tags"]
 EMBEDDINGS = "data/prepared/tags/text_embeddings.npy"
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+# Session scope: built once per test process (make test keeps the module in one), even if
+# pytest interleaves another module between its tests.
+@pytest.fixture(scope="session")
+def finished_template(tmp_path_factory):
+    """The tag pipeline after one `dvc repro`: never changed, each test gets a copy."""
     proj, env = make_project(tmp_path_factory.mktemp("storage"), {**TINY_TAGS, "tags.sage.epochs": 2})
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     run_ok([sys.executable, "-m", "dvc", "repro", "evaluate_tags"], proj, env, timeout=900)
-    return proj, env, comparable_outputs(proj)
+    return proj, comparable_outputs(proj)
+
+
+@pytest.fixture
+def finished(finished_template, tmp_path):
+    proj, reference = finished_template
+    copy, env = copy_project(proj, tmp_path)
+    return copy, env, reference
 
 
 # The stage's own work under a real file-size limit (set once MLflow has opened its run,

@@ -1,12 +1,11 @@
 """Trained models for the behaviour tests: tiny ones trained here (CI), or this
 workspace's real ones with GNN_BEHAVIOUR_MODELS=real (`make test-model`, after make run)."""
-import os
-
 import pytest
 
+from tasks.common.settings import settings
 from tests.support import ROOT, train_tiny_ner, train_tiny_tags
 
-REAL = os.environ.get("GNN_BEHAVIOUR_MODELS") == "real"
+REAL = settings().behaviour_models == "real"
 
 
 @pytest.fixture(scope="session")

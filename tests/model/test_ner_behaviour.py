@@ -1,10 +1,11 @@
 """Behaviour of the trained NER tagger (checklist style: minimum functionality,
-invariance, a directional expectation), on sentences any CoNLL tagger should handle."""
+invariance, a directional expectation), on sentences any CoNLL tagger should handle.
+The sentence's template and the person names are held out of the tiny CI model's
+training data (tests/support.py: PROBE_TEMPLATE, PROBE_NAMES)."""
 import pytest
 
 from tasks.ner.inference import tag_entities
-
-SENTENCE = "{} works for Siemens in Berlin ."
+from tests.support import PROBE_NAMES, PROBE_TEMPLATE as SENTENCE
 
 
 def test_minimum_functionality(ner_tagger):
@@ -12,7 +13,7 @@ def test_minimum_functionality(ner_tagger):
         ("PER", "John Smith"), ("ORG", "Siemens"), ("LOC", "Berlin")]
 
 
-@pytest.mark.parametrize("name", ["Maria Lopez", "Wei Zhang", "Grace Kim", "Carlos Silva"])
+@pytest.mark.parametrize("name", PROBE_NAMES[1:])
 def test_a_changed_person_name_changes_nothing_else(ner_tagger, name):
     assert tag_entities(ner_tagger, SENTENCE.format(name)) == [("PER", name), ("ORG", "Siemens"), ("LOC", "Berlin")]
 

@@ -1,7 +1,6 @@
 """Behaviour of the trained tag model for a new article (inductive use)."""
 from tasks.tags.inference import predict_tags
-
-TEXT = "protein gene cell analysis"
+from tests.support import TAG_PROBE_TEXT as TEXT  # held out of the tiny model's articles
 
 
 def test_an_article_in_no_list_still_gets_tags(tag_model):

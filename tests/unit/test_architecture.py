@@ -77,6 +77,7 @@ LAYERS = {  # a module of the key may import only modules whose prefix is listed
     "tasks.ner": ("tasks.common", "tasks.ner", "models"),
     "tasks.tags": ("tasks.common", "tasks.tags", "models"),
     "tasks.serving": ("tasks.common", "tasks.ner", "tasks.tags", "tasks.serving"),
+    "tasks.report": ("tasks.common", "tasks.report"),
     "models": ("models",),
 }
 

@@ -20,9 +20,9 @@ def state(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("GNN_CLUSTER_WORKERS", "two", "GNN_CLUSTER_WORKERS='two' is not a whole number"),
-    ("GNN_CLUSTER_WORKERS", "0", "GNN_CLUSTER_WORKERS=0 must be at least 1"),
-    ("GNN_CLUSTER_HEARTBEAT_S", "10", "GNN_CLUSTER_HEARTBEAT_S=10 must be at least 30"),
+    ("GNN_CLUSTER_WORKERS", "two", "GNN_CLUSTER_WORKERS='two': input should be a valid integer"),
+    ("GNN_CLUSTER_WORKERS", "0", "GNN_CLUSTER_WORKERS='0': input should be greater than or equal to 1"),
+    ("GNN_CLUSTER_HEARTBEAT_S", "10", "GNN_CLUSTER_HEARTBEAT_S='10': input should be greater than or equal to 30"),
 ])
 def test_bad_settings_are_named_before_any_work(state, monkeypatch, key, value, message):
     monkeypatch.setenv(key, value)

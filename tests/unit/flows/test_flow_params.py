@@ -4,7 +4,7 @@ import pytest
 
 from flows import forms
 from tasks.common.params import ParamsError, flatten, read_raw
-from tasks.common.tracking import PROJECT_ROOT
+from tasks.common.settings import PROJECT_ROOT
 
 
 def _schema_fields(flow) -> dict[str, dict]:

@@ -1,23 +1,55 @@
 """The stage runner's progress mirroring and the reproduce command of a flow run."""
 from flows import reporting, runner
+from tasks.common.progress import ProgressEvent
 
 
-def test_epoch_lines_become_progress(monkeypatch):
-    calls = []
+def test_progress_events_become_progress_artifacts(monkeypatch, capsys):
+    """The stage's side (EpochReporter, the one callback both trainings use) prints events;
+    the runner's side turns exactly those into one artifact per stage; human lines, and
+    lines that merely look like events, are ignored."""
+    import keras
+    import numpy as np
     import prefect.artifacts as artifacts
 
-    monkeypatch.setattr(artifacts, "create_progress_artifact",
-                        lambda value, key, description: calls.append(("create", value, key)) or "id-1")
-    monkeypatch.setattr(artifacts, "update_progress_artifact",
-                        lambda aid, value, description: calls.append(("update", value, aid)))
-    aid = runner._report_progress("train_ner", "epoch 1/4: loss 0.3", None)
-    aid = runner._report_progress("train_ner", "some other line", aid)
-    runner._report_progress("train_ner", "epoch 2/4: loss 0.2", aid)
-    assert calls == [("create", 25.0, "train-ner-progress"), ("update", 50.0, "id-1")]
-    calls.clear()
-    runner._report_progress("train_sage", "seed 43 epoch 3/20: loss 1.07 (4.8s)", None)
-    assert calls == [("create", 15.0, "train-sage-progress")]
+    from tasks.common.epochs import EpochReporter, EpochResult
 
+    calls = []
+    monkeypatch.setattr(artifacts, "create_progress_artifact",
+                        lambda value, key, description: calls.append(("create", value, key, description)) or "id-1")
+    monkeypatch.setattr(artifacts, "update_progress_artifact",
+                        lambda aid, value, description: calls.append(("update", value, aid, description)))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    score = lambda epoch, logs, seconds: EpochResult(f"epoch {epoch}/4: loss {logs['loss']:.4f}",  # noqa: E731
+                                                     {"loss": logs["loss"]}, stop="enough" if epoch == 3 else None)
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=4, verbose=0,
+              callbacks=[EpochReporter("train_ner", 4, score)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if not line.startswith("@progress ")] == [
+        *(line for line in lines if line.startswith("epoch ")), "enough"]
+    artifacts_ = runner.ProgressArtifacts()
+    for line in lines + ["epoch 9/9: loss 0.1", "@progress {not json", '@progress {"stage": "x"}']:
+        event = ProgressEvent.parse(line)
+        if event is not None:
+            artifacts_.update(event)
+    assert [c[:3] for c in calls] == [("create", 25.0, "train-ner-progress"), ("update", 50.0, "id-1"),
+                                      ("update", 75.0, "id-1")]  # stopped after epoch 3
+    assert calls[-1][3].startswith("train_ner: epoch 3/4 (loss ")
+
+
+def test_progress_event_round_trip_and_one_artifact_per_stage(monkeypatch):
+    import prefect.artifacts as artifacts
+
+    keys = []
+    monkeypatch.setattr(artifacts, "create_progress_artifact", lambda value, key, description: keys.append(key) or key)
+    monkeypatch.setattr(artifacts, "update_progress_artifact", lambda aid, value, description: None)
+    event = ProgressEvent("train_sage", 3, 20, "seed 43", {"loss": 1.07})
+    assert ProgressEvent.parse(event.line()) == event and event.fraction == 0.15
+    assert event.describe() == "train_sage: seed 43 epoch 3/20 (loss 1.0700)"
+    tracker = runner.ProgressArtifacts()
+    for e in (event, ProgressEvent("train_ner", 1, 2), ProgressEvent("train_sage", 4, 20, "seed 43")):
+        tracker.update(e)
+    assert keys == ["train-sage-progress", "train-ner-progress"]
 
 
 def test_reproduce_command_names_commit_overrides_and_target():
@@ -47,3 +79,22 @@ def test_experiment_sets_keep_value_types():
     assert experiments.set_options({"tags.data.dir": "123", "tags.sage.sample_sizes": [4, 3],
                                     "ner.model.dropout": None}) == [
         "-S", "ner.model.dropout=null", "-S", 'tags.data.dir="123"', "-S", "tags.sage.sample_sizes=[4, 3]"]
+
+
+def test_runs_are_named_after_what_differs():
+    assert reporting.run_label("tags", {}) == "tags (params.yaml)"
+    label = reporting.run_label("tags", {"tags.sage.epochs": 2, "tags.evaluate.seeds": [42], "tags.text.encoder": "minilm"})
+    assert label == "tags evaluate.seeds=[42] sage.epochs=2 text.encoder=minilm"
+    long = reporting.run_label("tags", {f"tags.k{i}": "x" * 20 for i in range(10)})
+    assert len(long) == 120 and long.endswith("…")
+
+
+def test_headline_is_the_best_validation_feature_set():
+    metrics = {"setup": {"seeds": [1], "validation": 1215},  # the split sizes are no feature set
+               "text": {"macro_f1": 0.2, "lrap": 0.4, "validation": {"lrap": 0.41}},
+               "concat": {"macro_f1": 0.25, "lrap": 0.5, "validation": {"lrap": 0.52}},
+               "graphsage": {"macro_f1": 0.3, "lrap": 0.6, "validation": {"lrap": 0.50}}}  # best on test, not on validation
+    assert reporting.headline("tags", metrics) == ({"headline.macro_f1": 0.25, "headline.lrap": 0.5},
+                                                   {"headline_features": "concat"})
+    ner = {"dev": {"f1": 0.9}, "test": {"f1": 0.8}}
+    assert reporting.headline("ner", ner) == ({"headline.test_f1": 0.8, "headline.dev_f1": 0.9}, {})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.graph_conv import GraphConvolution, relation_count
-from models.reference import DenseGraphConvolution, dense_adjacency
+from benchmarks.references import DenseGraphConvolution, dense_adjacency
 
 L = 5  # dependency labels
 

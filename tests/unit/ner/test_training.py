@@ -98,10 +98,18 @@ def test_inference_reads_only_the_artifact(prepared, tmp_path):
     assert not Path("params.yaml").exists() and not Path("dvc.lock").exists()
     import shutil
 
+    from tasks.ner.batches import load_split
+
+    test_split = load_split(paths.NER_PREPARED / "test.npz")
+    # What training predicted on test, one tag per token (test_predictions.txt: token gold pred).
+    trained = [[line.split(" ")[2] for line in block.splitlines()]
+               for block in paths.NER_TEST_PREDICTIONS.read_text().split("\n\n") if block.strip()]
     moved = tmp_path / "elsewhere"
     shutil.copytree(paths.NER_ARTIFACTS, moved)
     shutil.rmtree("data")  # the prepared data is not needed either
     tagger = load_tagger(moved)
+    # The moved artifact alone predicts what training predicted, token by token.
+    assert tn.predict_tags(tagger.model, test_split, tagger.info["labels"], 64, 24) == trained
     entities = tag_entities(tagger, "John Smith lives in Paris .")
     assert all(t in {"PER", "LOC", "ORG", "MISC"} and w for t, w in entities)
     with pytest.raises(DataError, match="empty text"):

@@ -36,10 +36,12 @@ data: install
 run: data
 	$(BIN)/python -m flows.pipeline
 
-# Two processes (pytest-xdist): most e2e tests wait on servers and subprocesses; tests
-# that share a heavy resource run in one process (xdist_group). Per-test timeout: pyproject.
+# Several processes (pytest-xdist): most e2e tests wait on servers and subprocesses, so
+# 3 processes keep 2 cores busy; tests that share a heavy resource run in one process
+# (xdist_group). Per-test timeout: pyproject.toml.
+TEST_PROCESSES ?= 3
 test: data browser postgres
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup tests
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit

@@ -20,7 +20,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-# Under `pytest -n 2 --dist loadgroup` (make test) the tests of one group run in one
+# Under `pytest -n 3 --dist loadgroup` (make test) the tests of one group run in one
 # process, so what they share is built once: tests/model's session fixtures (two tiny
 # trained models), and every module with a module-scoped fixture. Other tests spread
 # over both processes one by one.

@@ -1,0 +1,134 @@
+"""The benchmark tables of docs/benchmarks.md, from benchmarks/results/*.json."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.report.markdown import Source, block, load, seconds, table
+
+RESULTS = "benchmarks/results"
+
+
+def _source(rel: str, data: dict) -> Source:
+    return Source((rel,), data.get("command"), data.get("machine"), data.get("date"))
+
+
+def ner_layers(root: Path) -> str:
+    rel = f"{RESULTS}/ner_speed.json"
+    d = load(root, rel)
+    rows = [[label, f"{d[key]['mean_padded_length']:.0f}", f"{d[key]['sentences_per_s']:.1f}",
+             f"{d[key]['sentences_per_s'] / d['dense']['sentences_per_s']:.2f}x",
+             f"{d[key]['training_rss_mb']:,.0f} MB"]
+            for key, label in (("edge", "edge list, full per-relation weights"),
+                               ("edge_bases", "edge list, 8 bases (the default preset's layer)"),
+                               ("dense", "dense `(batch, relations, n, n)` reference"),
+                               ("dense_pad128", "dense reference, padded to 128 as the original"))]
+    body = table(["layer", "padded length", "sentences/s", "x dense", "training memory (RSS growth)"], rows)
+    return block(body, _source(rel, d))
+
+
+def ner_backends(root: Path) -> str:
+    rel = f"{RESULTS}/ner_backends.json"
+    d = load(root, rel)
+    runs = [v for v in d.values() if isinstance(v, dict) and "epoch_s" in v]
+    rows = [[r["backend"], r["padding"], r["batch_shapes"], seconds(r["first_epoch_s"]), seconds(r["epoch_s"]),
+             f"{r['sentences_per_s']:.0f}"] for r in runs]
+    body = table(["backend", "batch lengths", "training batch shapes", "first epoch (with compiling)", "later epoch",
+                  "sentences/s"], rows)
+    body += f"\n\nJAX over TensorFlow, later epochs: **{d['epoch_ratio_jax_over_tensorflow']:.2f}x**."
+    return block(body, _source(rel, d))
+
+
+def projection(root: Path) -> str:
+    rel = f"{RESULTS}/graph_speed.json"
+    d = load(root, rel)
+    rows = [[f"lists of <= {p['max_list_size']} articles" if p["max_list_size"] else "every list",
+             f"{p['ordered_pairs']:,}", seconds(p["ours_s"]), seconds(p["reference_s"]), f"{p['speedup']:.1f}x",
+             "yes" if p["identical_pairs_and_scores"] else "**no**"] for p in d["projection"]]
+    body = table(["Jaccard projection, citeulike-t", "ordered pairs", "ours (sparse products)",
+                  "reference (Python sets)", "speed-up", "same pairs and scores"], rows)
+    return block(body, _source(rel, d))
+
+
+def graphsage(root: Path) -> str:
+    rel = f"{RESULTS}/graph_speed.json"
+    d = load(root, rel)
+    rows = [[f"`{g['preset']}` preset", f"{g['train_nodes']:,}", g["epochs_run"], seconds(g["train_seconds"]),
+             f"{g['train_target_nodes_per_s']:,.0f}", seconds(g["embed_seconds"])] for g in d["graphsage"]]
+    ref = d["gds_reference"]
+    rows.append([ref["note"], "its sample", "—", seconds(ref["train_s"]), "—",
+                 f"{seconds(ref['write_s'])} (write)"])
+    prop = d["propagation"]
+    body = table(["GraphSAGE", "trained on (articles)", "epochs", "training", "target nodes/s",
+                  "embedding every article"], rows)
+    body += (f"\n\nThe parameter-free propagation over the same {prop['edges']:,} edges "
+             f"({prop['hops']} hops, {prop['dim']}-d): {seconds(prop['seconds'])}.")
+    return block(body, _source(rel, d))
+
+
+def orchestration(root: Path) -> str:
+    rows, sources = [], []
+    for flow in ("tags", "pipeline"):
+        rel = f"{RESULTS}/orchestration_overhead_{flow}.json"
+        d = load(root, rel)
+        sources.append(_source(rel, d))
+        for way, label in (("dvc", "`dvc repro`"), ("flow", f"`python -m flows.{flow}`")):
+            s = d["seconds"][way]
+            cells = [seconds(s[k]) if isinstance(s.get(k), (int, float)) else "—"
+                     for k in ("uncached_cold", "uncached_warm", "cached_median", "cached_server_median")]
+            rows.append([flow if way == "dvc" else "", label, *cells])
+        if d.get("uncached_overhead") is not None:
+            rows.append(["", "flow overhead, uncached warm", "", f"{d['uncached_overhead'] * 100:+.1f} %", "", ""])
+    body = table(["flow", "way", "uncached, new workspace", "uncached, warm", "cached, temporary server",
+                  "cached, `make ui` running"], rows)
+    return block(body, Source(tuple(f for s in sources for f in s.files), sources[0].command, sources[0].machine))
+
+
+def mlflow_stores(root: Path) -> str:
+    rows, files, first = [], [], None
+    for name in ("mlflow_backends", "mlflow_backends_16procs"):
+        rel = f"{RESULTS}/{name}.json"
+        d = load(root, rel)
+        first, files = first or d, files + [rel]
+        for store, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+            r = d[store]
+            rows.append([f"{d['procs']} x {d['writes_per_proc']}", label, f"{r['succeeded']:,} / {r['writes']:,}",
+                         seconds(r["wall_s"]), f"{r['writes_per_s']:.1f}", r["database_is_locked"]])
+        rows.append(["", "PostgreSQL / SQLite", "", "", f"**{d['postgresql_vs_sqlite_throughput']:.2f}x**", ""])
+    body = table(["processes x writes", "store", "succeeded", "wall", "writes/s", "\"database is locked\""], rows)
+    return block(body, Source(tuple(files), first["command"], first["machine"], first["date"]))
+
+
+def cluster(root: Path) -> str:
+    rows, files, first = [], [], None
+    for name, label in (("cluster_parallel", "scaled mission"), ("cluster_parallel_full", "full mission")):
+        rel = f"{RESULTS}/{name}.json"
+        d = load(root, rel)
+        first, files = first or d, files + [rel]
+        for mode, how in (("parallel_2_workers", "2 workers, at once"), ("sequential_1_worker", "1 worker, in turn")):
+            m = d[mode]
+            rows.append([label, how, seconds(m["cluster_ready_s"]), f"**{seconds(m['wall_s'])}**",
+                         seconds(m["runs"]["ner"]["total_run_time_s"]), seconds(m["runs"]["tags"]["total_run_time_s"])])
+        rows.append([label, "sequential / parallel", "", f"**{d['sequential_over_parallel']:.2f}x**", "", ""])
+    body = table(["mission", "mode", "cluster ready", "both flows done", "ner flow run", "tags flow run"], rows)
+    return block(body, Source(tuple(files), first["command"], first["machine"], first["date"]))
+
+
+def test_suite(root: Path) -> str:
+    rel = f"{RESULTS}/test_suite.json"
+    d = load(root, rel)
+    runs = {label: r for label, r in d.items() if isinstance(r, dict)}
+    rows = [[label, f"`{r['commit']}`", f"`{r['command']}`", ", ".join(f"{v} {k}" for k, v in r["counts"].items()),
+             f"**{r['pytest_s'] / 60:.1f} min**" if r["pytest_s"] else "—", f"{r['wall_s'] / 60:.1f} min"]
+            for label, r in runs.items()]
+    body = table(["run", "commit", "command", "tests", "pytest time", "wall time"], rows)
+    body += "".join(f"\n\n{label}: {r['note']}" for label, r in runs.items() if r.get("note"))
+    if "serial_over_parallel" in d:
+        body += f"\n\nSerial over parallel, same commit: **{d['serial_over_parallel']:.2f}x**."
+    first = next(iter(runs.values()))
+    return block(body, Source((rel,), "python benchmarks/test_suite.py --label LABEL [--serial]", first["machine"],
+                              first["date"]))
+
+
+TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-projection": projection,
+          "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
+          "bench-cluster": cluster, "bench-test-suite": test_suite}

@@ -1,0 +1,72 @@
+"""make report: the committed tables are what the files give, and a hand-edited figure,
+a changed source file or an unknown marker is caught."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.common.stats import format_mean_std, mean_std
+from tasks.report.__main__ import main, report
+from tasks.report.markdown import REFERENCE_MACHINE, ReportError, Source, replace_blocks
+from tests.support import ROOT
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """The pages and every file the tables read, in a throw-away root."""
+    for rel in ("README.md", "docs", "metrics", "benchmarks/results"):
+        src, dest = ROOT / rel, tmp_path / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dest) if src.is_dir() else shutil.copy2(src, dest)
+    return tmp_path
+
+
+def test_committed_tables_are_what_the_files_give():
+    assert report(ROOT, check=True) == [], "run `make report` and commit the pages"
+
+
+def test_a_hand_edited_figure_fails_the_check(project_copy, capsys):
+    page = project_copy / "docs" / "results.md"
+    text = page.read_text()
+    cell = mean_std(json.loads((ROOT / "metrics" / "tags.json").read_text())["concat"]["per_seed"][s]["test"]["lrap"]
+                    for s in ("42", "43", "44"))
+    figure = format_mean_std(*cell)
+    assert figure in text
+    page.write_text(text.replace(figure, format_mean_std(cell[0] + 0.01, cell[1]), 1))
+    assert report(project_copy, check=True) == ["docs/results.md: tags"]
+    assert main(["--check", "--root", str(project_copy)]) == 1
+    assert "stale (hand-edited, or its source changed): docs/results.md: tags" in capsys.readouterr().out
+    assert main(["--root", str(project_copy)]) == 0  # make report mends it ...
+    assert page.read_text() == text and report(project_copy, check=True) == []  # ... to the committed page
+
+
+def test_a_changed_source_file_makes_its_tables_stale(project_copy):
+    path = project_copy / "metrics" / "ner.json"
+    metrics = json.loads(path.read_text())
+    metrics["test"]["f1"] += 0.001
+    path.write_text(json.dumps(metrics))
+    assert sorted(report(project_copy, check=True)) == ["README.md: summary", "docs/results.md: ner-committed"]
+
+
+def test_unknown_marker_and_missing_source_are_named(project_copy, capsys):
+    with pytest.raises(ReportError, match="page.md: unknown table <!-- report:nope -->"):
+        replace_blocks("<!-- report:nope -->\nx\n<!-- /report:nope -->\n", {"tags": ""}, "page.md")
+    (project_copy / "metrics" / "tags.json").unlink()
+    assert main(["--check", "--root", str(project_copy)]) == 2
+    assert "metrics/tags.json: missing" in capsys.readouterr().err
+
+
+def test_mean_std_is_the_sample_std():
+    values = [0.9, 0.91, 0.94]
+    assert mean_std(values) == pytest.approx((np.mean(values), np.std(values, ddof=1)))
+    assert mean_std([0.5]) == (0.5, 0.0)
+    assert format_mean_std(0.90244, 0.00313, digits=2, scale=100) == "90.24 ± 0.31"
+
+
+def test_a_table_from_another_machine_is_marked():
+    assert "another machine" not in Source(("x.json",), machine=REFERENCE_MACHINE).caption()
+    assert "**another machine** than the reference" in Source(("x.json",), machine="laptop arm64, 8 cores").caption()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "test_suite.json"
-SUMMARY = re.compile(r"=+ (.*?) in ([\d.]+)s")
+SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*?) in ([\d.]+)s", re.M)
 SLOW = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", re.M)
 
 
@@ -39,6 +39,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 3) -> dict:
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=checkout, env={**os.environ, "CI": "true"}, capture_output=True, text=True)
     wall = time.monotonic() - t0
+    print(proc.stdout[-6000:], proc.stderr[-2000:], sep="\n", flush=True)
     summary = SUMMARY.findall(proc.stdout)
     counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary[-1][0])) \
         if summary else {}

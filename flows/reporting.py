@@ -57,10 +57,6 @@ def mlflow_run_url(experiment_id: str, run_id: str) -> str:
     return f"{settings().mlflow_ui}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}"
 
 
-def mlflow_experiment_url(experiment_id: str) -> str:
-    return f"{settings().mlflow_ui}/#/experiments/{experiment_id}/runs?{ML_VIEW}"
-
-
 def headline(flow: str, metrics: dict) -> tuple[dict[str, float], dict[str, str]]:
     """The few figures people compare runs by, as MLflow metrics named ``headline.*`` (and
     tags saying what they are): NER test and dev F1; for tags, test macro F1 and LRAP of
@@ -98,7 +94,8 @@ def prefect_run_note() -> dict[str, str]:
     tags = {"prefect_flow_run_id": run_id}
     if api:
         url = f"{api.removesuffix('/').removesuffix('/api')}/runs/flow-run/{run_id}"
-        tags.update({"prefect_flow_run_url": url, "mlflow.note.content": f"Prefect flow run: [{flow_run.get_name()}]({url})"})
+        tags.update({"prefect_flow_run_url": url,
+                     "mlflow.note.content": f"Prefect flow run: [{flow_run.get_name()}]({url})"})
     return tags
 
 

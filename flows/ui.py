@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from flows.processes import HOST, Service, ServiceError, ensure_started, http_get, running_pid, stop_service
+from flows.reporting import ML_VIEW
 from tasks.common.settings import PROJECT_ROOT, quiet_environment, settings
 from tasks.common.tracking import tracking_uri
 
@@ -99,7 +100,7 @@ def start(timeout: float = 240.0) -> None:
             stop_service(service)
         raise
     print(f"\nPrefect UI  http://{HOST}:{prefect_port()}  (Deployments -> ner / tags / pipeline -> Run)\n"
-          f"MLflow UI   {mlflow_ui()}\nstop with `make ui-stop`")
+          f"MLflow UI   {mlflow_ui()}/#/experiments?{ML_VIEW}  (Model training view)\nstop with `make ui-stop`")
 
 
 def stop() -> None:

@@ -37,14 +37,15 @@ run: data
 	$(BIN)/python -m flows.pipeline
 
 # Several processes (pytest-xdist): most e2e tests wait on servers and subprocesses, so
-# 3 processes keep 2 cores busy; tests that share a heavy resource run in one process
-# (xdist_group). Per-test timeout: pyproject.toml.
+# 3 processes keep 2 cores busy. --dist loadfile: a file's tests run in one process, so
+# what they share (a module's finished project, tests/model's tiny trained models) is
+# built once. Per-test timeout: pyproject.toml.
 TEST_PROCESSES ?= 3
 test: data browser postgres
-	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile tests
 
 test-fast: install
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit
 
 report: install
 	$(BIN)/python -m tasks.report

@@ -1,7 +1,7 @@
 """Time the test suite of a checkout, the way `make test` runs it or serially, and record
 the wall time, the counts and the slowest tests in benchmarks/results/test_suite.json.
 
-    python benchmarks/test_suite.py --label parallel                     # -n 3 --dist loadgroup (make test)
+    python benchmarks/test_suite.py --label parallel                     # -n 3 --dist loadfile (make test)
     python benchmarks/test_suite.py --label serial --serial              # one process, the reference
     python benchmarks/test_suite.py --label before --checkout ../before --serial   # another commit
 
@@ -32,7 +32,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 3) -> dict:
     cmd = [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", "tests", "--durations=15",
            "-p", "no:cacheprovider"]
     if not serial:
-        cmd += ["-n", str(processes), "--dist", "loadgroup"]
+        cmd += ["-n", str(processes), "--dist", "loadfile"]
     elif (checkout / "pyproject.toml").read_text().count("pytest-xdist"):
         cmd += ["-p", "no:xdist"]
     print(f"running {' '.join(cmd[1:])} in {checkout}", flush=True)

@@ -20,22 +20,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-# Under `pytest -n 3 --dist loadgroup` (make test) the tests of one group run in one
-# process, so what they share is built once: tests/model's session fixtures (two tiny
-# trained models), and every module with a module-scoped fixture. Other tests spread
-# over both processes one by one.
-SHARED_BY_FOLDER = {"model": "behaviour-models"}
-SHARED_BY_MODULE = ("test_inference.py", "test_raw_data.py")  # (the fault modules mark themselves)
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = Path(str(item.fspath))
-        group = SHARED_BY_FOLDER.get(path.parent.name) or (path.stem if path.name in SHARED_BY_MODULE else None)
-        if group and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(autouse=True)
 def _isolated_tracking(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.getbasetemp()

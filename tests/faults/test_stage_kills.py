@@ -21,13 +21,12 @@ import pytest
 from tests.support import (TINY_NER, TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
                            write_citeulike_slice, write_conll_slice)
 
-# One process runs the module: its tests share the template project.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stage_kills")]
+pytestmark = pytest.mark.e2e
 TARGETS = ["train_ner", "evaluate_tags"]
 
 
-# Session scope: built once per test process (make test keeps the module in one), even if
-# pytest interleaves another module between its tests.
+# Session scope: built once per test process (make test sends a file's tests to one), even
+# if pytest runs another module between its tests.
 @pytest.fixture(scope="session")
 def finished_template(tmp_path_factory):
     """A tiny project after one uninterrupted `dvc repro`, and its outputs: never changed,

@@ -10,14 +10,13 @@ import yaml
 from tests.support import (TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
                            write_citeulike_slice)
 
-# One process runs the module: its tests share the template project.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("storage_faults")]
+pytestmark = pytest.mark.e2e
 FLOW = [sys.executable, "-m", "flows.tags"]
 EMBEDDINGS = "data/prepared/tags/text_embeddings.npy"
 
 
-# Session scope: built once per test process (make test keeps the module in one), even if
-# pytest interleaves another module between its tests.
+# Session scope: built once per test process (make test sends a file's tests to one), even
+# if pytest runs another module between its tests.
 @pytest.fixture(scope="session")
 def finished_template(tmp_path_factory):
     """The tag pipeline after one `dvc repro`: never changed, each test gets a copy."""

@@ -31,11 +31,11 @@ TARGETS = ["train_ner", "evaluate_tags"]
 def finished_template(tmp_path_factory):
     """A tiny project after one uninterrupted `dvc repro`, and its outputs: never changed,
     each test gets its own copy (``finished_project``)."""
-    # 300 sentences a split, so prepare_ner still has two splits to parse and write when
+    # 150 sentences a split, so prepare_ner still has two splits to parse and write when
     # it reports the first one (the moment of its kill).
     proj, env = make_project(tmp_path_factory.mktemp("kills"),
-                             {**TINY_NER, **TINY_TAGS, "ner.data.max_sentences": 300})
-    write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=300)
+                             {**TINY_NER, **TINY_TAGS, "ner.data.max_sentences": 150})
+    write_conll_slice(proj / "data" / "raw" / "conll2003", sentences=150)
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     run_ok([sys.executable, "-m", "dvc", "repro", *TARGETS], proj, env, timeout=900)
     return proj, comparable_outputs(proj)

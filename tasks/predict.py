@@ -20,14 +20,14 @@ from pathlib import Path
 
 from tasks.common import paths
 from tasks.common.files import DataError
-from tasks.common.settings import load_keras_quietly
+from tasks.common.settings import native_stderr_hidden
 
 
 def predict_ner_cli(args: argparse.Namespace) -> str:
-    from tasks.ner.inference import format_entities, load_tagger, tag_entities
-
     if not args.text.strip():  # before loading anything
         raise DataError("<text>", None, "empty text: give a sentence to tag")
+    from tasks.ner.inference import format_entities, load_tagger, tag_entities
+
     if args.source == "registry":
         from tasks.serving.registry import predict_registered_ner
 
@@ -36,10 +36,10 @@ def predict_ner_cli(args: argparse.Namespace) -> str:
 
 
 def predict_tags_cli(args: argparse.Namespace) -> str:
-    from tasks.tags.inference import format_prediction, load_tag_model, predict_tags
-
     if not args.text.strip():  # before loading anything
         raise DataError("--text", None, "empty text: give the new article's text")
+    from tasks.tags.inference import format_prediction, load_tag_model, predict_tags
+
     if args.source == "registry":
         from tasks.serving.registry import predict_registered_tags
 
@@ -69,8 +69,11 @@ def main() -> None:
         if args.text is None:
             parser.error("ner: give the text to tag")
     try:
-        load_keras_quietly()
-        print(predict_ner_cli(args) if args.task == "ner" else predict_tags_cli(args))
+        # The answer is the output: native libraries' lines (TensorFlow's absl and oneDNN
+        # notes, cuInit on a CPU machine) are hidden; Python errors still print, after.
+        with native_stderr_hidden():
+            answer = predict_ner_cli(args) if args.task == "ner" else predict_tags_cli(args)
+        print(answer)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

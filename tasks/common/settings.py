@@ -132,12 +132,3 @@ def native_stderr_hidden() -> Iterator[None]:
         os.close(saved)
         os.close(devnull)
 
-
-def load_keras_quietly() -> None:
-    """Import Keras and set up its backend's devices with no native noise: TensorFlow's
-    absl lines and its C++ error about a missing GPU ("failed call to cuInit"), which it
-    logs on every CPU machine whatever TF_CPP_MIN_LOG_LEVEL says for errors."""
-    with native_stderr_hidden():
-        import keras
-
-        keras.ops.zeros((1,))  # the backend's device set-up, where cuInit is tried

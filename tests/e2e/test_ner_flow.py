@@ -58,8 +58,12 @@ def test_ner_flow_end_to_end(project, monkeypatch):
     sentence = "John Smith works for Reuters in Paris ."
     expected = format_entities(tag_entities(load_tagger(proj / "artifacts" / "ner"), sentence))
     ask = [sys.executable, "-m", "tasks.predict", "ner", sentence]
-    from_dvc = run_ok(ask, proj, env).stdout
+    answer = run_ok(ask, proj, env)
+    from_dvc = answer.stdout
     assert from_dvc.strip() == expected
+    # No backend noise around the answer (TensorFlow's absl/oneDNN lines, cuInit on a CPU).
+    assert not [line for line in answer.stderr.splitlines() if line.startswith(("I0000", "E0000", "W0000"))
+                or "cuInit" in line or "absl::InitializeLog" in line], answer.stderr[-2000:]
     assert run_ok(ask + ["--source", "registry"], proj, env).stdout == from_dvc
     (version,) = client.search_model_versions("name = 'gnn-ner'")
     assert version.tags["source_run_id"] == parent.info.run_id and version.tags["content_hash"]

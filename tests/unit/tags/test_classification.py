@@ -93,3 +93,20 @@ def test_tag_probabilities_equal_label_powersets_own():
     clf = classifier(200).fit(x[:90], y[:90])
     np.testing.assert_allclose(tag_probabilities(clf, x[90:]), np.asarray(clf.predict_proba(x[90:]).todense()),
                                atol=1e-12)
+
+
+def test_non_convergence_is_counted_not_warned():
+    import warnings
+
+    import numpy as np
+
+    from tasks.tags.classification import classifier, fit_counting_non_convergence
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(60, 5)), (rng.random((60, 3)) < 0.4).astype(int)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _, unconverged = fit_counting_non_convergence(classifier(max_iter=1), X, Y)
+        _, converged = fit_counting_non_convergence(classifier(max_iter=1000), X, Y)
+    assert unconverged == 1 and converged == 0
+    assert not [w for w in seen if "converge" in str(w.message).lower()]

@@ -1,7 +1,7 @@
 """Time the test suite of a checkout, the way `make test` runs it or serially, and record
 the wall time, the counts and the slowest tests in benchmarks/results/test_suite.json.
 
-    python benchmarks/test_suite.py --label parallel                     # -n 3 --dist loadfile (make test)
+    python benchmarks/test_suite.py --label parallel                     # -n 2 --dist loadfile (make test)
     python benchmarks/test_suite.py --label serial --serial              # one process, the reference
     python benchmarks/test_suite.py --label before --checkout ../before --serial   # another commit
 
@@ -27,7 +27,7 @@ SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*?) in ([\d.]+)s", re.M)
 SLOW = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", re.M)
 
 
-def run_suite(checkout: Path, serial: bool, processes: int = 3) -> dict:
+def run_suite(checkout: Path, serial: bool, processes: int = 2) -> dict:
     python = checkout / ".venv" / "bin" / "python"
     cmd = [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", "tests", "--durations=15",
            "-p", "no:cacheprovider"]
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--label", required=True, help="the entry's name in the results file")
     ap.add_argument("--checkout", type=Path, default=ROOT, help="the project checkout to test (its .venv)")
     ap.add_argument("--serial", action="store_true", help="one process (the reference), instead of make test's")
-    ap.add_argument("--processes", type=int, default=3, help="test processes when not --serial (make test: 3)")
+    ap.add_argument("--processes", type=int, default=2, help="test processes when not --serial (make test: 2)")
     args = ap.parse_args()
     result = run_suite(args.checkout.resolve(), args.serial, args.processes)
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}

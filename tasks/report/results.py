@@ -58,8 +58,9 @@ def ner_paired(root: Path) -> str:
     best = summary["ranked_by_dev_f1"][0]
     rows = []
     for other, diff in summary["paired_vs_best"].items():
-        dev, test = mean_std(_paired(root, best, other, "dev_f1")), mean_std(_paired(root, best, other, "test_f1"))
-        ahead = sum(d > 0 for d in _paired(root, best, other, "test_f1"))
+        test_diffs = _paired(root, best, other, "test_f1")
+        dev, test = mean_std(_paired(root, best, other, "dev_f1")), mean_std(test_diffs)
+        ahead = sum(d > 0 for d in test_diffs)
         rows.append([f"`{best}` − `{other}`", ", ".join(map(str, diff["seeds"])),
                      f"{dev[0] * 100:+.2f} ± {dev[1] * 100:.2f}", f"{test[0] * 100:+.2f} ± {test[1] * 100:.2f}",
                      f"{ahead} of {len(diff['seeds'])}"])
@@ -113,7 +114,7 @@ def tags_paired(root: Path) -> str:
         seeds = sorted(set(m[a]["per_seed"]) & set(m[b]["per_seed"]))
         diffs = {k: [m[a]["per_seed"][s]["test"][k] - m[b]["per_seed"][s]["test"][k] for s in seeds]
                  for k in ("macro_f1", "lrap")}
-        cells = [f"{mean_std(d)[0]:+.4f} ± {mean_std(d)[1]:.4f}" for d in diffs.values()]
+        cells = ["{:+.4f} ± {:.4f}".format(*mean_std(d)) for d in diffs.values()]
         rows.append([f"{a} − {b}", *cells, f"{sum(d > 0 for d in diffs['macro_f1'])} of {len(seeds)}"])
     body = table(["difference (paired by seed, test)", "macro F1", "LRAP", "seeds where macro F1 is ahead"], rows)
     return block(body, Source((TAGS_METRICS,)))

@@ -54,7 +54,7 @@ report: install
 # Experiments side by side, only the columns people compare (dvc exp show alone prints hundreds).
 exp-show: install
 	$(BIN)/dvc exp show --md --drop '.*' \
-	  --keep 'Experiment|Created|tags\.sage\.(preset|epochs)$$|tags\.evaluate\.seeds|concat\.(macro_f1|lrap)$$|^(dev|test)\.f1$$'
+	  --keep 'Experiment|Created|tags\.sage\.(preset|epochs)$$|tags\.evaluate\.seeds|(concat_cs|label_propagation)\.(macro_f1_thresholded|lrap)$$|^(dev|test)\.f1$$'
 
 # The behaviour tests of tests/model on the real models in artifacts/ (CI trains tiny ones).
 test-model: install

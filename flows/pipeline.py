@@ -18,7 +18,8 @@ from flows.forms import add_set_option, chosen_values, overrides_from, parse_set
 from flows.ner import ner_flow
 from flows.reporting import git_commit, publish_summary, run_label
 from flows.runner import PIPELINE_RUN, origin_tags
-from flows.tags import FEATURES, tags_flow
+from flows.tags import tags_flow
+from tasks.tags.evaluation import COMPARED, methods
 from flows.workspace import workspace_lock
 from tasks.common.tracking import check_tracking_server, flow_run, log_metrics_tree
 
@@ -44,13 +45,12 @@ def pipeline_flow(ner: NerForm = NerForm(), tags: TagsForm = TagsForm()) -> dict
         finally:
             PIPELINE_RUN.reset(token)
         log_metrics_tree(mlflow, {"ner": {k: ner_metrics[k] for k in ("dev", "test")},
-                                  "tags": {k: tags_metrics[k] for k in FEATURES}})
+                                  "tags": {k: tags_metrics[k] for k in methods(tags_metrics)}})
         rows = [("NER test strict span F1", f"{ner_metrics['test']['f1']:.4f}"),
                 ("NER dev strict span F1", f"{ner_metrics['dev']['f1']:.4f}")]
-        rows += [(f"tags {name} macro precision / macro F1 / LRAP (test mean over seeds)",
-                  f"{tags_metrics[name]['macro_precision']:.4f} / {tags_metrics[name]['macro_f1']:.4f} / "
-                  f"{tags_metrics[name]['lrap']:.4f}")
-                 for name in FEATURES]
+        rows += [(f"tags {name} {' / '.join(COMPARED)} (test mean over seeds)",
+                  " / ".join(f"{tags_metrics[name][k]:.4f}" for k in COMPARED))
+                 for name in methods(tags_metrics)]
         publish_summary("Pipeline results", rows, ("metric", "value"), run)
     return {"ner": ner_metrics, "tags": tags_metrics}
 

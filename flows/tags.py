@@ -15,7 +15,7 @@ from prefect import flow, task
 from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, section_forms
 from flows.reporting import publish_summary
 from flows.runner import run_pipeline
-from tasks.tags.evaluation import FEATURES
+from tasks.tags.evaluation import COMPARED, methods
 
 STAGES = ("import_articles", "embed_text", "project_graph", "sample_graph", "train_sage", "evaluate_tags")
 
@@ -43,16 +43,15 @@ def tags_flow(data: Data = Data(), text: Text = Text(), projection: Projection =
                                         "sampling": sampling, "sage": sage, "propagation": propagation,
                                         "evaluate": evaluate})
     metrics, run = run_pipeline("tags", "tags", STAGES, overrides, "metrics/tags.json", register)
-    keys = ("macro_precision", "macro_f1", "lrap", "precision_at_1", "accuracy", "micro_f1")
     seeds = len(metrics["setup"]["seeds"])
-    rows = [(name, *(f"{metrics[name][k]:.4f} ± {metrics[name][k + '_std']:.4f}" for k in keys),
-             f"{metrics[name]['validation']['macro_f1']:.4f}") for name in FEATURES]
-    publish_summary("Tag results", rows, (f"features (test mean ± std, {seeds} seeds)",) + keys
-                    + ("validation macro_f1",), run)
-    for name in FEATURES:
+    rows = [(name, *(f"{metrics[name][k]:.4f} ± {metrics[name][k + '_std']:.4f}" for k in COMPARED),
+             f"{metrics[name]['validation']['lrap']:.4f}") for name in methods(metrics)]
+    publish_summary("Tag results", rows, (f"method (test mean ± std, {seeds} seeds)",) + COMPARED
+                    + ("validation lrap",), run)
+    for name in methods(metrics):
         m = metrics[name]
-        print(f"{name:11s} macro precision {m['macro_precision']:.4f}  macro F1 {m['macro_f1']:.4f} "
-              f"± {m['macro_f1_std']:.4f}  LRAP {m['lrap']:.4f}  (test mean over {seeds} seed(s))")
+        print(f"{name:18s} LRAP {m['lrap']:.4f} ± {m['lrap_std']:.4f}  thresholded macro F1 "
+              f"{m['macro_f1_thresholded']:.4f} ± {m['macro_f1_thresholded_std']:.4f}  (test mean over {seeds} seed(s))")
     print(f"MLflow run {run.info.run_id}")
     return metrics
 

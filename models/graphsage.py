@@ -17,6 +17,11 @@ Unsupervised loss (GDS / the paper): for a target u, a positive v reached by a s
 random walk and negatives n drawn with probability ~ degree^0.75,
   L = -log sigma(z_u . z_v / T) - Q mean_n log sigma(-z_u . z_n / T),
 Q = negative_sample_weight, T = temperature; GDS: one negative per target, T = 1.
+
+Supervised objective (preset ``supervised``; the paper's supervised GraphSAGE): a linear
+tag head on z_u, binary cross-entropy against the train split's tags, optionally plus
+``unsupervised_weight`` x the loss above. Preset ``random`` trains nothing: the control
+that says how much of any gain is the aggregation itself rather than the training.
 """
 from __future__ import annotations
 
@@ -47,6 +52,9 @@ class SageConfig:
     epochs: int = 20
     max_iterations: int = 0
     tolerance: float = 0.0001
+    objective: str = "unsupervised"   # unsupervised | supervised | none (random weights)
+    unsupervised_weight: float = 0.0  # supervised: weight of the unsupervised loss beside the tag loss
+    patience: int = 3                 # supervised: epochs without a better validation LRAP before stopping
 
 
 PRESETS: dict[str, SageConfig] = {
@@ -57,6 +65,15 @@ PRESETS: dict[str, SageConfig] = {
     # sharper scores, positives from 2-step walks (near neighbours), the whole graph.
     "default": SageConfig(concat=True, output_activation=False, negatives="batch", negative_sample_weight=1.0,
                           temperature=0.1, search_depth=2, train_on="graph", tolerance=0.0),
+    # The same encoder trained with the train split's tags (validation LRAP stops it).
+    # Chosen on seed 42's validation LRAP of the tag head (docs/results.md): 25 first-hop
+    # samples, lr 0.003, patience 5; the unsupervised auxiliary term (weight 1) lowered it.
+    "supervised": SageConfig(concat=True, output_activation=False, negatives="batch", negative_sample_weight=1.0,
+                             temperature=0.1, search_depth=2, train_on="graph", tolerance=0.0,
+                             objective="supervised", sample_sizes=(25, 10), learning_rate=0.003, epochs=40,
+                             patience=5),
+    # Control: the default encoder with its initial (seeded random) weights, untrained.
+    "random": SageConfig(concat=True, output_activation=False, train_on="graph", objective="none", epochs=0),
 }
 
 
@@ -153,6 +170,20 @@ def build_trainer(encoder: keras.Model, negatives: str = "paired", temperature: 
     scores = ops.concatenate([pos, neg], axis=-1) / float(temperature)
     flat = {t.name: t for tree in trees.values() for t in tree}
     return keras.Model(flat, scores, name="graphsage_unsupervised")
+
+
+def build_supervised_trainer(encoder: keras.Model, tags: int, unsupervised: bool = False, negatives: str = "batch",
+                             temperature: float = 1.0) -> keras.Model:
+    """Encoder + a linear tag head: inputs u* trees (and pos*/neg* when ``unsupervised``)
+    -> {"tags": logits (B, tags)} (and "pairs": the unsupervised scores)."""
+    head = layers.Dense(tags, name="tag_head")
+    if not unsupervised:
+        inputs = {f"u{k}": keras.Input(t.shape[1:], name=f"u{k}") for k, t in enumerate(encoder.inputs)}
+        logits = head(encoder(list(inputs.values())))
+        return keras.Model(inputs, {"tags": logits}, name="graphsage_supervised")
+    pairs = build_trainer(encoder, negatives, temperature)
+    u = [pairs.input[f"u{k}"] for k in range(len(encoder.inputs))]
+    return keras.Model(pairs.input, {"tags": head(encoder(u)), "pairs": pairs.output}, name="graphsage_semi_supervised")
 
 
 def unsupervised_loss(negative_sample_weight: float):

@@ -19,7 +19,7 @@ TINY_NER = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.mod
 TINY_TAGS = {"tags.sampling.sampling_ratio": 0.5, "tags.sage.sample_sizes": [4, 3],
              "tags.sage.embedding_dimension": 16, "tags.sage.epochs": 3, "tags.sage.batch_size": 16,
              "tags.sage.search_depth": 3, "tags.evaluate.min_count": 5, "tags.evaluate.untagged_sample": 5,
-             "tags.evaluate.max_iter": 100, "tags.evaluate.seeds": [1, 2]}
+             "tags.evaluate.max_iter": 100, "tags.evaluate.seeds": [1, 2], "tags.sage.compare": ["random"]}
 
 
 def project_params_raw(overrides: dict[str, Any] | None = None) -> dict:

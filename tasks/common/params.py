@@ -122,9 +122,12 @@ class TagsSampling(Strict):
 
 
 class TagsSage(Strict):
-    preset: Literal["default", "gds"] = F(
-        "GraphSAGE preset: gds (the original's Neo4j GDS semantics and hyperparameters) or default (this project's, "
-        "chosen on validation)")
+    preset: Literal["default", "gds", "supervised", "random"] = F(
+        "GraphSAGE preset: gds (the original's Neo4j GDS semantics and hyperparameters), default (this project's "
+        "unsupervised one), supervised (the same encoder trained with the train split's tags) or random (untrained "
+        "weights, a control)")
+    compare: list[Literal["default", "gds", "supervised", "random"]] = F(
+        "Presets also trained (without overrides) for comparison rows in metrics/tags.json")
     # Overrides of the preset's fields; null keeps the preset's value.
     aggregator: Literal["mean", "pool"] | None = F("How GraphSAGE combines a node's sampled neighbours")
     activation: Literal["relu", "sigmoid"] | None = F("Activation of the GraphSAGE layers")
@@ -144,6 +147,8 @@ class TagsSage(Strict):
     epochs: int | None = F("Most training epochs", ge=1)
     max_iterations: int | None = F("Adam steps per epoch (0: one pass over the nodes)", ge=0)
     tolerance: float | None = F("Training stops when the loss changes by less than this between epochs", ge=0.0)
+    unsupervised_weight: float | None = F("supervised: weight of the unsupervised loss beside the tag loss", ge=0.0)
+    patience: int | None = F("supervised: epochs without a better validation LRAP before training stops", ge=1)
 
 
 class TagsPropagation(Strict):

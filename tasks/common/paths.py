@@ -39,6 +39,7 @@ SAMPLE = TAGS_DATA / "sample.npz"                         # sample_graph
 SAMPLE_METRICS = Path("metrics/tags_sample.json")
 
 SAGE_EMBEDDINGS = TAGS_DATA / "sage_embeddings.npy"       # train_sage
+SAGE_COMPARE = TAGS_DATA / "sage_compare.npz"             # train_sage: the tags.sage.compare presets' embeddings
 SAGE_ENCODER = Path("artifacts/tags/sage_encoder.keras")
 SAGE_INFO = Path("artifacts/tags/sage_info.json")         # projection, sampling and GraphSAGE settings
 SAGE_METRICS = Path("metrics/tags_sage.json")
@@ -67,6 +68,6 @@ STAGES: dict[str, StageFiles] = {
     "embed_text": StageFiles((TEXT_EMBEDDINGS, TEXT_ENCODER), experiment="tags"),
     "project_graph": StageFiles((GRAPH,), (GRAPH_METRICS,), (COMPONENT_SIZES,), "tags"),
     "sample_graph": StageFiles((SAMPLE,), (SAMPLE_METRICS,), experiment="tags"),
-    "train_sage": StageFiles((SAGE_EMBEDDINGS, SAGE_ENCODER, SAGE_INFO), (SAGE_METRICS,), (SAGE_LOSS,), "tags"),
+    "train_sage": StageFiles((SAGE_EMBEDDINGS, SAGE_COMPARE, SAGE_ENCODER, SAGE_INFO), (SAGE_METRICS,), (SAGE_LOSS,), "tags"),
     "evaluate_tags": StageFiles((UNTAGGED, CLASSIFIER, CLASSIFIER_INFO), (TAGS_METRICS,), (PER_TAG_PRECISION,), "tags"),
 }

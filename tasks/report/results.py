@@ -23,9 +23,42 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is
     "seed_readme": "`seed_readme`: the original README's model",
     "seed_train": "`seed_train`: the original `train.py`",
 }
-TAG_SETS = {"text": "text (TF-IDF GloVe 50-d)", "propagation": "propagation `[X, ÂX, Â²X]` (no training)",
-            "graphsage": "GraphSAGE (`default` preset)", "concat": "**concat** (text + GraphSAGE)"}
-TAG_METRICS = ("macro_precision", "macro_f1", "lrap", "precision_at_1", "micro_f1")
+TAGS_SAGE = "metrics/tags_sage.json"
+# metrics/tags.json method -> what it is; ``{preset}`` is the served GraphSAGE preset.
+TAG_METHODS = {
+    "text": "text (the text embeddings)",
+    "propagation": "propagation `[X, ÂX, Â²X]` (no training)",
+    "label_propagation": "label propagation (train tags only, no text)",
+    "text_cs": "text + C&S",
+    "propagation_cs": "propagation + C&S",
+    "graphsage_random": "GraphSAGE, random weights (control)",
+    "graphsage_gds": "GraphSAGE `gds` (the original's)",
+    "graphsage_default": "GraphSAGE `default` (unsupervised)",
+    "graphsage_supervised": "GraphSAGE `supervised`",
+    "graphsage": "GraphSAGE `{preset}` (served)",
+    "graphsage_cs": "GraphSAGE `{preset}` + C&S",
+    "concat": "concat: text + GraphSAGE `{preset}`",
+    "concat_cs": "concat + C&S",
+}
+TAG_METRICS = ("lrap", "precision_at_1", "macro_f1_thresholded", "macro_precision", "macro_f1")
+LEARNED_GRAPH = ("graphsage", "graphsage_cs", "concat", "concat_cs")  # learned on the graph (the served preset)
+LABEL_BASELINES = ("label_propagation", "text_cs", "propagation_cs")  # label-aware, nothing learned on the graph
+
+
+def _tag_label(name: str, preset: str) -> str:
+    return TAG_METHODS.get(name, name).format(preset=preset)
+
+
+def _tag_cell(m: dict, name: str, key: str) -> str:
+    per_seed = m[name]["per_seed"]
+    if key not in next(iter(per_seed.values()))["test"]:
+        return "—"
+    return _seed_stat({s: r["test"] for s, r in per_seed.items()}, key, scale=1, digits=4)
+
+
+def best_learned(m: dict) -> str:
+    """The learned-graph method with the best validation LRAP (mean over seeds)."""
+    return max((n for n in LEARNED_GRAPH if n in m), key=lambda n: m[n]["validation"]["lrap"])
 
 
 def _seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) -> str:
@@ -85,39 +118,65 @@ def ner_committed(root: Path) -> str:
     return block(body, Source((NER_METRICS,), "dvc repro train_ner"))
 
 
-def tags(root: Path) -> str:
-    m = load(root, TAGS_METRICS)
-    setup = m["setup"]
-    best = max(TAG_SETS, key=lambda s: m[s]["lrap"])
+def _tags_table(m: dict, preset: str) -> str:
+    setup, best = m["setup"], best_learned(m)
+    methods = [n for n in TAG_METHODS if n in m] + [n for n in m if n != "setup" and n not in TAG_METHODS]
     rows = []
-    for name, label in TAG_SETS.items():
-        per_seed = {s: r["test"] for s, r in m[name]["per_seed"].items()}
-        cells = [_seed_stat(per_seed, k, scale=1, digits=4) for k in TAG_METRICS]
+    for name in methods:
+        cells = [_tag_cell(m, name, k) for k in TAG_METRICS]
         if name == best:
-            cells = [f"**{c}**" for c in cells]
-        rows.append([label, *cells, f"{mean_std(r['mean_predicted_tags'] for r in per_seed.values())[0]:.2f} / "
-                                    f"{m[name]['mean_true_tags']:.2f}"])
-    body = table(["features", "macro precision", "macro F1", "LRAP", "precision@1", "micro F1",
-                  "tags predicted / true"], rows)
-    body += (f"\n\n{setup['target_tags']} tags, {setup['articles']:,} tagged articles; per seed a split of "
-             f"{setup['train']:,} train / {setup['validation']:,} validation / {setup['test']:,} test; seeds "
-             f"{', '.join(map(str, setup['seeds']))}. Test mean ± sample std over seeds.")
-    return block(body, Source((TAGS_METRICS,), "dvc repro evaluate_tags"))
+            cells = [c if c == "—" else f"**{c}**" for c in cells]
+        rows.append([_tag_label(name, preset), *cells, f"{m[name]['validation']['lrap']:.4f}"])
+    body = table(["method", "LRAP", "precision@1", "macro F1, thresholded", "LabelPowerset macro precision",
+                  "LabelPowerset macro F1", "validation LRAP"], rows)
+    return body + (f"\n\n{setup['target_tags']} tags, {setup['articles']:,} tagged articles; per seed a split of "
+                   f"{setup['train']:,} train / {setup['validation']:,} validation / {setup['test']:,} test; seeds "
+                   f"{', '.join(map(str, setup['seeds']))}. Test mean ± sample std over seeds. Thresholded: one "
+                   "threshold per tag chosen on validation, the rule every method shares; LabelPowerset: the "
+                   "original's tag sets (classifier rows only). Bold: the learned graph model with the best "
+                   "validation LRAP.")
+
+
+def tags(root: Path) -> str:
+    body = _tags_table(load(root, TAGS_METRICS), load(root, TAGS_SAGE)["preset"])
+    return block(body, Source((TAGS_METRICS, TAGS_SAGE), "dvc repro evaluate_tags"))
+
+
+def tags_minilm(root: Path) -> str:
+    """The same table on MiniLM text features (benchmarks/tags_encoder.py minilm)."""
+    rel = "benchmarks/results/tags_minilm.json"
+    run = load(root, rel)
+    m = run["tags"]
+    body = _tags_table(m, run["sage"]["preset"])
+    pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text")]
+    body += "\n\n" + table(["difference (paired by seed, test)", "LRAP", "macro F1, thresholded",
+                              "seeds ahead (LRAP / F1)"],
+                             [[f"{_tag_label(a, run['sage']['preset'])} − {_tag_label(b, run['sage']['preset'])}",
+                               *_tag_differences(m, a, b)] for a, b in pairs])
+    return block(body, Source((rel,), run["command"], run["machine"], run["date"]))
+
+
+def _tag_differences(m: dict, a: str, b: str, keys=("lrap", "macro_f1_thresholded")) -> list[str]:
+    seeds = sorted(set(m[a]["per_seed"]) & set(m[b]["per_seed"]))
+    diffs = {k: [m[a]["per_seed"][s]["test"][k] - m[b]["per_seed"][s]["test"][k] for s in seeds] for k in keys}
+    cells = ["{:+.4f} ± {:.4f}".format(*mean_std(d)) for d in diffs.values()]
+    ahead = [f"{sum(d > 0 for d in diffs[k])} of {len(seeds)}" for k in keys]
+    return [*cells, " / ".join(ahead)]
 
 
 def tags_paired(root: Path) -> str:
     m = load(root, TAGS_METRICS)
-    pairs = [("graphsage", "text"), ("concat", "propagation"), ("graphsage", "propagation"),
-             ("propagation", "text"), ("concat", "text")]
-    rows = []
-    for a, b in pairs:
-        seeds = sorted(set(m[a]["per_seed"]) & set(m[b]["per_seed"]))
-        diffs = {k: [m[a]["per_seed"][s]["test"][k] - m[b]["per_seed"][s]["test"][k] for s in seeds]
-                 for k in ("macro_f1", "lrap")}
-        cells = ["{:+.4f} ± {:.4f}".format(*mean_std(d)) for d in diffs.values()]
-        rows.append([f"{a} − {b}", *cells, f"{sum(d > 0 for d in diffs['macro_f1'])} of {len(seeds)}"])
-    body = table(["difference (paired by seed, test)", "macro F1", "LRAP", "seeds where macro F1 is ahead"], rows)
-    return block(body, Source((TAGS_METRICS,)))
+    preset = load(root, TAGS_SAGE)["preset"]
+    best = best_learned(m)
+    pairs = [(best, b) for b in (*LABEL_BASELINES, "text", "propagation")]
+    pairs += [(a, b) for a, b in (("graphsage", "graphsage_default"), ("graphsage", "graphsage_random"),
+                                  ("graphsage_default", "graphsage_random"), ("concat", "text"))
+              if a in m and b in m and a != b]
+    rows = [[f"{_tag_label(a, preset)} − {_tag_label(b, preset)}", *_tag_differences(m, a, b)] for a, b in pairs]
+    body = table(["difference (paired by seed, test)", "LRAP", "macro F1, thresholded",
+                  "seeds ahead (LRAP / F1)"], rows)
+    body += f"\n\nThe first rows compare the best learned graph model on validation ({_tag_label(best, preset)})."
+    return block(body, Source((TAGS_METRICS, TAGS_SAGE)))
 
 
 def summary(root: Path) -> str:
@@ -126,21 +185,40 @@ def summary(root: Path) -> str:
     best = seeds["ranked_by_dev_f1"][0]
     runs = {str(r["seed"]): r for r in _ner_run_files(root, best)}
     no_graph = {str(r["seed"]): r for r in _ner_run_files(root, "default_crf_no_gcn")}
-    per = {name: {s: r["test"] for s, r in tag[name]["per_seed"].items()} for name in TAG_SETS}
+    learned = best_learned(tag)
+    preset = load(root, TAGS_SAGE)["preset"]
+
+    def cell(name: str, key: str) -> str:
+        return f"{_tag_label(name, preset)} {_tag_cell(tag, name, key)}"
+
     rows = [
         ["NER, CoNLL-2003 test span F1", f"original claim {ORIGINAL_NER_F1}",
          f"**{_seed_stat(runs, 'test_f1')}** ({len(runs)} seeds); committed run {pct(ner['test']['f1'])}",
          f"without the GCN {_seed_stat(no_graph, 'test_f1')}" if no_graph else "—"],
-        ["Tags, citeulike-t test macro F1", f"text {_seed_stat(per['text'], 'macro_f1', 1, 4)}",
-         f"**concat {_seed_stat(per['concat'], 'macro_f1', 1, 4)}**",
-         f"propagation {_seed_stat(per['propagation'], 'macro_f1', 1, 4)}"],
-        ["Tags, citeulike-t test LRAP", f"text {_seed_stat(per['text'], 'lrap', 1, 4)}",
-         f"**concat {_seed_stat(per['concat'], 'lrap', 1, 4)}**",
-         f"propagation {_seed_stat(per['propagation'], 'lrap', 1, 4)}"],
+        ["Tags, citeulike-t test macro F1 (thresholded)", cell("text", "macro_f1_thresholded"),
+         f"**{cell(learned, 'macro_f1_thresholded')}**", cell("label_propagation", "macro_f1_thresholded")],
+        ["Tags, citeulike-t test LRAP", cell("text", "lrap"), f"**{cell(learned, 'lrap')}**",
+         cell("label_propagation", "lrap")],
     ]
     body = table(["result", "baseline", "ours (mean ± sample std over seeds)", "ablation / graph baseline"], rows)
-    return block(body, Source((NER_SEEDS, NER_METRICS, TAGS_METRICS)))
+    return block(body, Source((NER_SEEDS, NER_METRICS, TAGS_METRICS, TAGS_SAGE)))
+
+
+def tags_timing(root: Path) -> str:
+    """Where the tags half spends its time: GraphSAGE per preset, LabelPowerset, the rest."""
+    m, sage = load(root, TAGS_METRICS)["setup"], load(root, TAGS_SAGE)
+    presets = {sage["preset"]: sage["per_seed"], **sage.get("compare", {})}
+    rows = [[f"train_sage: GraphSAGE `{name}`", f"{len(runs)} seeds",
+             f"{sum(r['train_seconds'] + r['embed_seconds'] for r in runs.values()):.0f} s"]
+            for name, runs in presets.items()]
+    rows += [["evaluate_tags: LabelPowerset fits (summed)", f"{m['labelpowerset_fits']} fits",
+              f"{m['labelpowerset_fit_seconds']:.0f} s"],
+             ["evaluate_tags: the same fits, wall time (2 at once)", "", f"{m['labelpowerset_wall_seconds']:.0f} s"],
+             ["evaluate_tags: label propagation and C&S (every α searched)", f"{len(m['seeds'])} seeds",
+              f"{m['label_aware_seconds']:.0f} s"]]
+    body = table(["step", "runs", "seconds"], rows)
+    return block(body, Source((TAGS_METRICS, TAGS_SAGE), "dvc repro evaluate_tags"))
 
 
 TABLES = {"summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
-          "tags": tags, "tags-paired": tags_paired}
+          "tags": tags, "tags-paired": tags_paired, "tags-timing": tags_timing}

@@ -1,8 +1,12 @@
-"""The evaluate_tags stage's work: every feature set over every seed, in named steps.
+"""The evaluate_tags stage's work: every method over every seed, in named steps.
 
 Per seed: one train / validation / test split (tasks/tags/classification.py), then per
-feature set one LabelPowerset classifier fitted on train and scored on validation and
-test. The first seed's ``concat`` classifier is the served model (``tasks.predict tags``).
+feature set one LabelPowerset classifier fitted on train (the fits of all seeds share the
+cores), scored on validation and test by the original's rule (its predicted tag sets) and
+by the one rule every method shares: per-tag scores, thresholds chosen on validation
+(tasks/tags/label_methods.py). Then the label-aware methods: label propagation, and
+Correct & Smooth over some classifiers' scores (``<features>_cs``). The first seed's
+``concat`` classifier is the served model (``tasks.predict tags``).
 """
 from __future__ import annotations
 
@@ -17,10 +21,14 @@ from tasks.common.files import DataError, atomic_path, write_json, write_text
 from tasks.common.params import TagsParams
 from tasks.tags.classification import (classifier, dense, fit_counting_non_convergence, scores, summarise,
                                        tag_matrix, tag_probabilities, three_way_split)
+from tasks.tags.label_methods import (best_thresholds, correct_and_smooth, label_propagation, ranking_scores,
+                                      thresholded_scores)
 from tasks.tags.tables import load_articles
 
-FEATURES = ("text", "propagation", "graphsage", "concat")
+SMOOTHED = ("text", "propagation", "graphsage", "concat")  # Correct & Smooth over these classifiers' scores
+COMPARED = ("lrap", "precision_at_1", "macro_f1_thresholded")  # what every method is compared on
 SERVED = "concat"  # the feature set of the served classifier (its first seed)
+FIT_PROCESSES = 2  # LabelPowerset fits at once: the reference machine's cores
 RANKING = ("macro_precision", "macro_f1", "lrap", "precision_at_1")  # what the log shows per fit
 
 
@@ -29,6 +37,8 @@ class TagData:
     articles: pd.DataFrame
     text: np.ndarray          # (articles, dim)
     sages: np.ndarray         # (seeds, articles, dim): one GraphSAGE run per seed
+    compared: dict[str, np.ndarray]  # tags.sage.compare preset -> (seeds, articles, dim)
+    adjacency: object         # Â, the row-normalised Jaccard graph (scipy CSR)
     propagation: np.ndarray   # [X, ÂX, Â²X]
     propagation_seconds: float
     targets: list[str]        # the tags predicted
@@ -38,8 +48,10 @@ class TagData:
 
     def feature_sets(self, seed_index: int) -> dict[str, np.ndarray]:
         sage = self.sages[seed_index]
-        return {"text": self.text, "propagation": self.propagation, "graphsage": sage,
+        sets = {"text": self.text, "propagation": self.propagation, "graphsage": sage,
                 "concat": np.hstack([self.text, sage])}
+        sets.update({f"graphsage_{name}": Z[seed_index] for name, Z in self.compared.items()})
+        return sets
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Fitted:
     scores: dict[str, dict[str, float]]   # validation / test
     test_predictions: np.ndarray
     unconverged: int
+    tag_scores: np.ndarray                # (articles, tags): P(tag) for every article
 
 
 @dataclass(frozen=True)
@@ -59,9 +72,14 @@ class Evaluation:
     info: dict                # classifier_info.json
 
 
+def methods(metrics: dict) -> list[str]:
+    """The methods of a metrics/tags.json, in its order (every key but ``setup``)."""
+    return [name for name in metrics if name != "setup"]
+
+
 def load_tag_data(params: TagsParams) -> TagData:
     from tasks.tags.graph_io import load_graph
-    from tasks.tags.propagation import propagate
+    from tasks.tags.propagation import propagate, row_normalised
 
     e = params.evaluate
     articles = load_articles()
@@ -69,32 +87,51 @@ def load_tag_data(params: TagsParams) -> TagData:
     if sages.ndim != 3 or len(sages) != len(e.seeds):
         raise DataError(paths.SAGE_EMBEDDINGS, None, f"expected one embedding per seed ({len(e.seeds)}), got shape "
                         f"{sages.shape}: run `dvc repro train_sage`")
+    with np.load(paths.SAGE_COMPARE) as z:
+        compared = {name: z[name] for name in params.sage.compare}
     graph, _ = load_graph(paths.GRAPH)
     t0 = time.perf_counter()
     propagation = propagate(graph.adj, text, params.propagation.hops)
     propagation_seconds = time.perf_counter() - t0
     targets, rows, Y, untagged = tag_matrix(articles, e.min_count)
-    return TagData(articles, text, sages, propagation, propagation_seconds, targets, rows, Y, untagged)
+    adjacency = row_normalised(graph.adj).astype(np.float32)
+    return TagData(articles, text, sages, compared, adjacency, propagation, propagation_seconds, targets, rows, Y,
+                   untagged)
 
 
-def fit_and_score(X: np.ndarray, data: TagData, split: dict[str, np.ndarray], max_iter: int) -> Fitted:
-    """One classifier on the train rows, scored on validation and test (fit time in both)."""
+def fit_and_score(X: np.ndarray, Y: np.ndarray, rows: dict[str, np.ndarray], max_iter: int) -> Fitted:
+    """One classifier on the train rows (``rows``: article rows per part, ``Y``: their
+    tags per part), scored on validation and test by both decision rules (fit time in both)."""
     t0 = time.perf_counter()
-    clf, unconverged = fit_counting_non_convergence(classifier(max_iter), X[data.rows[split["train"]]],
-                                                    data.Y[split["train"]])
+    clf, unconverged = fit_counting_non_convergence(classifier(max_iter), X[rows["train"]], Y["train"])
     fit_seconds = time.perf_counter() - t0
+    every = tag_probabilities(clf, X)
     parts, predicted = {}, {}
     for part in ("validation", "test"):
-        x = X[data.rows[split[part]]]
-        predicted[part] = dense(clf.predict(x))
-        parts[part] = scores(data.Y[split[part]], predicted[part], tag_probabilities(clf, x))
-    parts["test"]["fit_seconds"] = parts["validation"]["fit_seconds"] = fit_seconds
-    return Fitted(clf, parts, predicted["test"], unconverged)
+        predicted[part] = dense(clf.predict(X[rows[part]]))
+        parts[part] = scores(Y[part], predicted[part], every[rows[part]])
+        parts[part]["fit_seconds"] = fit_seconds
+    add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
+    return Fitted(clf, parts, predicted["test"], unconverged, every)
+
+
+def add_thresholded(parts: dict[str, dict], Y: dict[str, np.ndarray], part_scores: dict[str, np.ndarray]) -> None:
+    """The shared decision rule: thresholds chosen on validation, applied to both parts."""
+    thresholds = best_thresholds(Y["validation"], part_scores["validation"])
+    for part in ("validation", "test"):
+        parts.setdefault(part, {}).update(thresholded_scores(Y[part], part_scores[part], thresholds))
+
+
+def score_only(Y: dict[str, np.ndarray], rows: dict[str, np.ndarray], every: np.ndarray) -> dict[str, dict]:
+    """A method that gives scores, not sets: ranking metrics and the thresholded rule."""
+    parts = {part: ranking_scores(Y[part], every[rows[part]]) for part in ("validation", "test")}
+    add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
+    return parts
 
 
 def describe_fit(name: str, fitted: Fitted, max_iter: int) -> str:
     test, seconds = fitted.scores["test"], fitted.scores["test"]["fit_seconds"]
-    line = f"  {name:11s} " + "  ".join(f"{k} {test[k]:.4f}" for k in RANKING)
+    line = f"  {name:17s} " + "  ".join(f"{k} {test[k]:.4f}" for k in RANKING)
     line += f"  (validation macro F1 {fitted.scores['validation']['macro_f1']:.4f}; fit {seconds:.0f}s)"
     if fitted.unconverged:
         line += f"  [{fitted.unconverged} solver(s) stopped at max_iter {max_iter} unconverged]"
@@ -132,28 +169,82 @@ def untagged_sample(data: TagData, clf, X: np.ndarray, params: TagsParams) -> pd
     return samples
 
 
+def part_rows(data: TagData, split: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """(article rows, tag matrix) per part of one split."""
+    return ({part: data.rows[idx] for part, idx in split.items()}, {part: data.Y[idx] for part, idx in split.items()})
+
+
+def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int], max_iter: int) -> dict:
+    """Every (seed, feature set) LabelPowerset fit, two at a time (one per core on the
+    reference machine), the log line of each as it finishes: {(seed, name): Fitted}."""
+    from joblib import Parallel, delayed
+
+    jobs = [(seed, name, X, *part_rows(data, split))
+            for i, (seed, split) in enumerate(zip(seeds, splits)) for name, X in data.feature_sets(i).items()]
+    run = Parallel(n_jobs=min(FIT_PROCESSES, len(jobs)), return_as="generator")(
+        delayed(fit_and_score)(X, Y, rows, max_iter) for _, _, X, rows, Y in jobs)
+    fitted = {}
+    for (seed, name, *_), result in zip(jobs, run):
+        fitted[seed, name] = result
+        print(f"seed {seed}" + describe_fit(name, result, max_iter), flush=True)
+    return fitted
+
+
+def label_aware(data: TagData, split: dict[str, np.ndarray], fitted: dict[str, Fitted], seed: int) -> dict:
+    """Label propagation and ``<features>_cs`` of one seed: {method: {"validation", "test", "chosen"}}.
+    Only the train rows' tags enter the spread matrices; validation picks every α."""
+    rows, Y = part_rows(data, split)
+
+    def validation_lrap(every: np.ndarray) -> float:
+        return ranking_scores(Y["validation"], every[rows["validation"]])["lrap"]
+
+    runs = {"label_propagation": lambda: label_propagation(data.adjacency, rows["train"], Y["train"], validation_lrap)}
+    for name in SMOOTHED:
+        runs[f"{name}_cs"] = lambda name=name: correct_and_smooth(data.adjacency, fitted[name].tag_scores,
+                                                                  rows["train"], Y["train"], validation_lrap)
+    out = {}
+    for method, run in runs.items():
+        t0 = time.perf_counter()
+        result = run()
+        out[method] = {**score_only(Y, rows, result.scores), "chosen": result.alphas}
+        out[method]["test"]["seconds"] = out[method]["validation"]["seconds"] = time.perf_counter() - t0
+        test = out[method]["test"]
+        print(f"seed {seed}  {method:17s} lrap {test['lrap']:.4f}  precision_at_1 {test['precision_at_1']:.4f}  "
+              f"thresholded macro F1 {test['macro_f1_thresholded']:.4f}  (chosen on validation: {result.alphas})",
+              flush=True)
+    return out
+
+
 def evaluate(params: TagsParams) -> Evaluation:
-    """Scores per feature set (test means over seeds, their std, validation, per seed),
-    and the first seed's concat classifier with its per-tag precision and untagged sample."""
+    """Scores per method (test means over seeds, their std, validation, per seed), and the
+    first seed's concat classifier with its per-tag precision and untagged sample."""
     from sklearn.metrics import precision_score
 
     e = params.evaluate
     data = load_tag_data(params)
-    per_seed: dict[str, dict[str, dict]] = {name: {} for name in FEATURES}
-    results: dict = {}
-    for i, seed in enumerate(e.seeds):
-        split, split_seconds = split_for(data, params, seed)
-        if i == 0:
-            results["setup"] = setup_record(data, params, split, split_seconds)
-        for name, X in data.feature_sets(i).items():
-            fitted = fit_and_score(X, data, split, e.max_iter)
-            per_seed[name][str(seed)] = fitted.scores
-            print(describe_fit(name, fitted, e.max_iter), flush=True)
-            if i == 0 and name == SERVED:
-                served, served_X = fitted, X
-                per_tag_precision = precision_score(data.Y[split["test"]], fitted.test_predictions, average=None,
-                                                    zero_division=0)
-    results.update({name: summarise(per_seed[name]) for name in FEATURES})
+    timed = [split_for(data, params, seed) for seed in e.seeds]
+    splits = [split for split, _ in timed]
+    t0 = time.perf_counter()
+    fitted = fit_all(data, splits, list(e.seeds), e.max_iter)
+    fit_wall_seconds = time.perf_counter() - t0
+    per_seed: dict[str, dict[str, dict]] = {}
+    for (seed, name), result in fitted.items():
+        per_seed.setdefault(name, {})[str(seed)] = result.scores
+    t0 = time.perf_counter()
+    for seed, split in zip(e.seeds, splits):
+        by_name = {name: result for (s, name), result in fitted.items() if s == seed}
+        for method, record in label_aware(data, split, by_name, seed).items():
+            per_seed.setdefault(method, {})[str(seed)] = record
+    label_aware_seconds = time.perf_counter() - t0
+    results = {"setup": {**setup_record(data, params, splits[0], timed[0][1]),
+                         "labelpowerset_fits": len(fitted), "labelpowerset_wall_seconds": fit_wall_seconds,
+                         "labelpowerset_fit_seconds": sum(f.scores["test"]["fit_seconds"] for f in fitted.values()),
+                         "label_aware_seconds": label_aware_seconds}}
+    results.update({name: summarise(runs) for name, runs in per_seed.items()})
+    served = fitted[e.seeds[0], SERVED]
+    served_X = data.feature_sets(0)[SERVED]
+    per_tag_precision = precision_score(data.Y[splits[0]["test"]], served.test_predictions, average=None,
+                                        zero_division=0)
     info = {"tags": [str(t) for t in data.targets], "features": ["text", "graphsage"],
             "text_dim": int(data.text.shape[1]), "sage_dim": int(data.sages.shape[2]), "min_count": e.min_count,
             "seed": e.seeds[0]}

@@ -16,11 +16,14 @@ def test_tags_flow_end_to_end(tmp_path):
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     commit_data(proj, env, "data/raw/citeulike-t")
     flow = run_ok([sys.executable, "-m", "flows.tags"], proj, env, timeout=900)
-    assert "macro precision" in flow.stdout + flow.stderr
+    assert "thresholded macro F1" in flow.stdout + flow.stderr
 
     metrics = json.loads((proj / "metrics" / "tags.json").read_text())
-    for name in ("text", "graphsage", "concat"):
-        assert {"accuracy", "macro_precision", "weighted_precision", "micro_f1", "macro_f1"} <= set(metrics[name])
+    for name in ("text", "graphsage", "concat", "graphsage_random"):  # LabelPowerset rows: both rules
+        assert {"accuracy", "macro_precision", "macro_f1", "lrap", "macro_f1_thresholded"} <= set(metrics[name])
+    for name in ("label_propagation", "text_cs", "propagation_cs", "graphsage_cs", "concat_cs"):  # scores only
+        assert {"lrap", "precision_at_1", "macro_f1_thresholded"} <= set(metrics[name])
+        assert "macro_precision" not in metrics[name] and metrics[name]["per_seed"]["1"]["chosen"]
     assert metrics["setup"]["target_tags"] == 3  # "rare" is on 2 articles only
     data = json.loads((proj / "metrics" / "tags_data.json").read_text())
     assert data["articles"] == 120 and data["lists"] == 30

@@ -44,7 +44,7 @@ def test_choices_are_drop_downs_and_ranges_are_stated():
     ner, tags = _schema_fields(ner_flow), _schema_fields(tags_flow)
     assert ner["model.preset"]["enum"] == ["seed_readme", "seed_train", "default"]
     assert ner["train.epochs"]["minimum"] == 1 and ner["train.epochs"]["type"] == "integer"
-    assert tags["sage.preset"]["enum"] == ["default", "gds"]
+    assert tags["sage.preset"]["enum"] == ["default", "gds", "supervised", "random"]
     assert tags["sampling.sampling_ratio"]["exclusiveMinimum"] == 0.0
     assert tags["sampling.sampling_ratio"]["maximum"] == 1.0
 

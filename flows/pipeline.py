@@ -19,9 +19,9 @@ from flows.ner import ner_flow
 from flows.reporting import git_commit, publish_summary, run_label
 from flows.runner import PIPELINE_RUN, origin_tags
 from flows.tags import tags_flow
-from tasks.tags.evaluation import COMPARED, methods
 from flows.workspace import workspace_lock
 from tasks.common.tracking import check_tracking_server, flow_run, log_metrics_tree
+from tasks.tags.evaluation import COMPARED, methods
 
 EXPERIMENT = "pipeline"
 NerForm, TagsForm = top_form("ner"), top_form("tags")

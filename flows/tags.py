@@ -51,7 +51,8 @@ def tags_flow(data: Data = Data(), text: Text = Text(), projection: Projection =
     for name in methods(metrics):
         m = metrics[name]
         print(f"{name:18s} LRAP {m['lrap']:.4f} ± {m['lrap_std']:.4f}  thresholded macro F1 "
-              f"{m['macro_f1_thresholded']:.4f} ± {m['macro_f1_thresholded_std']:.4f}  (test mean over {seeds} seed(s))")
+              f"{m['macro_f1_thresholded']:.4f} ± {m['macro_f1_thresholded_std']:.4f}  "
+              f"(test mean over {seeds} seed(s))")
     print(f"MLflow run {run.info.run_id}")
     return metrics
 

@@ -143,17 +143,19 @@ def tags(root: Path) -> str:
 
 
 def tags_minilm(root: Path) -> str:
-    """The same table on MiniLM text features (benchmarks/tags_encoder.py minilm)."""
+    """The same tables on MiniLM text features (benchmarks/tags_encoder.py minilm)."""
     rel = "benchmarks/results/tags_minilm.json"
     run = load(root, rel)
-    m = run["tags"]
-    body = _tags_table(m, run["sage"]["preset"])
+    m, preset = run["tags"], run["sage"]["preset"]
     pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text")]
-    body += "\n\n" + table(["difference (paired by seed, test)", "LRAP", "macro F1, thresholded",
-                              "seeds ahead (LRAP / F1)"],
-                             [[f"{_tag_label(a, run['sage']['preset'])} − {_tag_label(b, run['sage']['preset'])}",
-                               *_tag_differences(m, a, b)] for a, b in pairs])
+    body = _tags_table(m, preset) + "\n\n" + _differences_table(m, preset, pairs)
     return block(body, Source((rel,), run["command"], run["machine"], run["date"]))
+
+
+def _differences_table(m: dict, preset: str, pairs: list[tuple[str, str]]) -> str:
+    rows = [[f"{_tag_label(a, preset)} − {_tag_label(b, preset)}", *_tag_differences(m, a, b)] for a, b in pairs]
+    return table(["difference (paired by seed, test)", "LRAP", "macro F1, thresholded", "seeds ahead (LRAP / F1)"],
+                 rows)
 
 
 def _tag_differences(m: dict, a: str, b: str, keys=("lrap", "macro_f1_thresholded")) -> list[str]:
@@ -172,9 +174,7 @@ def tags_paired(root: Path) -> str:
     pairs += [(a, b) for a, b in (("graphsage", "graphsage_default"), ("graphsage", "graphsage_random"),
                                   ("graphsage_default", "graphsage_random"), ("concat", "text"))
               if a in m and b in m and a != b]
-    rows = [[f"{_tag_label(a, preset)} − {_tag_label(b, preset)}", *_tag_differences(m, a, b)] for a, b in pairs]
-    body = table(["difference (paired by seed, test)", "LRAP", "macro F1, thresholded",
-                  "seeds ahead (LRAP / F1)"], rows)
+    body = _differences_table(m, preset, pairs)
     body += f"\n\nThe first rows compare the best learned graph model on validation ({_tag_label(best, preset)})."
     return block(body, Source((TAGS_METRICS, TAGS_SAGE)))
 

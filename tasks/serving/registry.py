@@ -176,7 +176,8 @@ def predict_registered_tags(text: str, lists: list[str], version: str = "latest"
 
     row = load_registered(TAGS_NAME, version).predict(pd.DataFrame({"text": [text], "lists": [list(lists)]})).iloc[0]
     return TagPrediction(list(row["tags"]), list(zip(row["top_tags"], row["top_probabilities"])),
-                         int(row["neighbours"]), float(row["best_jaccard"]), list(row["notes"]))
+                         int(row["neighbours"]), float(row["best_jaccard"]), list(row["notes"]),
+                         list(row.get("graph_tags", [])))
 
 
 def main() -> None:

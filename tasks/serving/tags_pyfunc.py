@@ -3,7 +3,8 @@
 MLflow stores this file itself with each model version (no pickled class), and runs it
 when the version is loaded; it only needs ``tasks.tags.inference``'s public functions.
 Input: a DataFrame with ``text`` and ``lists`` (a list of list ids) columns. Output:
-``tags``, ``top_tags``, ``top_probabilities``, ``neighbours``, ``best_jaccard``, ``notes``.
+``tags``, ``top_tags``, ``top_probabilities``, ``neighbours``, ``best_jaccard``, ``notes``,
+``graph_tags``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class TagsPyfunc(PythonModel):
         return pd.DataFrame({"tags": [p.tags for p in out], "top_tags": [[t for t, _ in p.top] for p in out],
                              "top_probabilities": [[v for _, v in p.top] for p in out],
                              "neighbours": [p.neighbours for p in out], "best_jaccard": [p.best_jaccard for p in out],
-                             "notes": [p.notes for p in out]})
+                             "notes": [p.notes for p in out], "graph_tags": [p.graph_tags for p in out]})
 
 
 set_model(TagsPyfunc())

@@ -21,8 +21,8 @@ from tasks.common.files import DataError, atomic_path, write_json, write_text
 from tasks.common.params import TagsParams
 from tasks.tags.classification import (classifier, dense, fit_counting_non_convergence, scores, summarise,
                                        tag_matrix, tag_probabilities, three_way_split)
-from tasks.tags.label_methods import (best_thresholds, correct_and_smooth, label_propagation, ranking_scores,
-                                      thresholded_scores)
+from tasks.tags.label_methods import (Chosen, best_thresholds, correct_and_smooth, label_propagation,
+                                      ranking_scores, thresholded_scores)
 from tasks.tags.tables import load_articles
 
 SMOOTHED = ("text", "propagation", "graphsage", "concat")  # Correct & Smooth over these classifiers' scores
@@ -70,6 +70,7 @@ class Evaluation:
     samples: pd.DataFrame     # predictions for a sample of untagged articles
     classifier: object
     info: dict                # classifier_info.json
+    smoothing: dict           # the served classifier's C&S state (served_smoothing)
 
 
 def methods(metrics: dict) -> list[str]:
@@ -115,18 +116,23 @@ def fit_and_score(X: np.ndarray, Y: np.ndarray, rows: dict[str, np.ndarray], max
     return Fitted(clf, parts, predicted["test"], unconverged, every)
 
 
-def add_thresholded(parts: dict[str, dict], Y: dict[str, np.ndarray], part_scores: dict[str, np.ndarray]) -> None:
-    """The shared decision rule: thresholds chosen on validation, applied to both parts."""
+def add_thresholded(parts: dict[str, dict], Y: dict[str, np.ndarray],
+                    part_scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The shared decision rule: thresholds chosen on validation, applied to both parts;
+    returns the thresholds."""
     thresholds = best_thresholds(Y["validation"], part_scores["validation"])
     for part in ("validation", "test"):
         parts.setdefault(part, {}).update(thresholded_scores(Y[part], part_scores[part], thresholds))
+    return thresholds
 
 
-def score_only(Y: dict[str, np.ndarray], rows: dict[str, np.ndarray], every: np.ndarray) -> dict[str, dict]:
-    """A method that gives scores, not sets: ranking metrics and the thresholded rule."""
+def score_only(Y: dict[str, np.ndarray], rows: dict[str, np.ndarray],
+               every: np.ndarray) -> tuple[dict[str, dict], np.ndarray]:
+    """A method that gives scores, not sets: ranking metrics and the thresholded rule
+    (and the thresholds)."""
     parts = {part: ranking_scores(Y[part], every[rows[part]]) for part in ("validation", "test")}
-    add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
-    return parts
+    thresholds = add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
+    return parts, thresholds
 
 
 def describe_fit(name: str, fitted: Fitted, max_iter: int) -> str:
@@ -156,7 +162,9 @@ def setup_record(data: TagData, params: TagsParams, split: dict[str, np.ndarray]
             "split_seconds": split_seconds, "propagation_seconds": data.propagation_seconds}
 
 
-def untagged_sample(data: TagData, clf, X: np.ndarray, params: TagsParams) -> pd.DataFrame:
+def untagged_sample(data: TagData, clf, X: np.ndarray, params: TagsParams, smoothing: dict) -> pd.DataFrame:
+    """Articles with none of the target tags, their own tags, and the served model's tags:
+    the classifier's tag set and, under the shared rule, its C&S scores' (they are in the graph)."""
     e = params.evaluate
     pick = np.random.default_rng(e.seeds[0]).choice(data.untagged, min(e.untagged_sample, len(data.untagged)),
                                                     replace=False)
@@ -166,6 +174,9 @@ def untagged_sample(data: TagData, clf, X: np.ndarray, params: TagsParams) -> pd
     if len(pick):
         samples["predicted_concat"] = [";".join(t for t, g in zip(data.targets, guess) if g)
                                        for guess in dense(clf.predict(X[pick]))]
+        chosen = smoothing["scores"][pick] >= smoothing["thresholds"][None, :]
+        samples[f"predicted_{smoothing['method']}"] = [";".join(t for t, g in zip(data.targets, row) if g)
+                                                       for row in chosen]
     return samples
 
 
@@ -190,9 +201,11 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
     return fitted
 
 
-def label_aware(data: TagData, split: dict[str, np.ndarray], fitted: dict[str, Fitted], seed: int) -> dict:
-    """Label propagation and ``<features>_cs`` of one seed: {method: {"validation", "test", "chosen"}}.
-    Only the train rows' tags enter the spread matrices; validation picks every α."""
+def label_aware(data: TagData, split: dict[str, np.ndarray], fitted: dict[str, Fitted],
+                seed: int) -> tuple[dict, dict[str, tuple[Chosen, np.ndarray]]]:
+    """Label propagation and ``<features>_cs`` of one seed: ({method: {"validation", "test",
+    "chosen"}}, {method: (its scores and state, its thresholds)}). Only the train rows'
+    tags enter the spread matrices; validation picks every α and threshold."""
     rows, Y = part_rows(data, split)
 
     def validation_lrap(every: np.ndarray) -> float:
@@ -202,17 +215,18 @@ def label_aware(data: TagData, split: dict[str, np.ndarray], fitted: dict[str, F
     for name in SMOOTHED:
         runs[f"{name}_cs"] = lambda name=name: correct_and_smooth(data.adjacency, fitted[name].tag_scores,
                                                                   rows["train"], Y["train"], validation_lrap)
-    out = {}
+    out, states = {}, {}
     for method, run in runs.items():
         t0 = time.perf_counter()
         result = run()
-        out[method] = {**score_only(Y, rows, result.scores), "chosen": result.alphas}
+        parts, thresholds = score_only(Y, rows, result.scores)
+        out[method], states[method] = {**parts, "chosen": result.alphas}, (result, thresholds)
         out[method]["test"]["seconds"] = out[method]["validation"]["seconds"] = time.perf_counter() - t0
         test = out[method]["test"]
         print(f"seed {seed}  {method:17s} lrap {test['lrap']:.4f}  precision_at_1 {test['precision_at_1']:.4f}  "
               f"thresholded macro F1 {test['macro_f1_thresholded']:.4f}  (chosen on validation: {result.alphas})",
               flush=True)
-    return out
+    return out, states
 
 
 def evaluate(params: TagsParams) -> Evaluation:
@@ -233,8 +247,11 @@ def evaluate(params: TagsParams) -> Evaluation:
     t0 = time.perf_counter()
     for seed, split in zip(e.seeds, splits):
         by_name = {name: result for (s, name), result in fitted.items() if s == seed}
-        for method, record in label_aware(data, split, by_name, seed).items():
+        records, states = label_aware(data, split, by_name, seed)
+        for method, record in records.items():
             per_seed.setdefault(method, {})[str(seed)] = record
+        if seed == e.seeds[0]:
+            smoothing = served_smoothing(*states[f"{SERVED}_cs"])
     label_aware_seconds = time.perf_counter() - t0
     results = {"setup": {**setup_record(data, params, splits[0], timed[0][1]),
                          "labelpowerset_fits": len(fitted), "labelpowerset_wall_seconds": fit_wall_seconds,
@@ -248,8 +265,16 @@ def evaluate(params: TagsParams) -> Evaluation:
     info = {"tags": [str(t) for t in data.targets], "features": ["text", "graphsage"],
             "text_dim": int(data.text.shape[1]), "sage_dim": int(data.sages.shape[2]), "min_count": e.min_count,
             "seed": e.seeds[0]}
-    return Evaluation(results, pd.DataFrame({"tag": data.targets, "concat": per_tag_precision}),
-                      untagged_sample(data, served.classifier, served_X, params), served.classifier, info)
+    samples = untagged_sample(data, served.classifier, served_X, params, smoothing)
+    return Evaluation(results, pd.DataFrame({"tag": data.targets, "concat": per_tag_precision}), samples,
+                      served.classifier, info, smoothing)
+
+
+def served_smoothing(result: Chosen, thresholds: np.ndarray) -> dict:
+    """What ``predict tags`` needs to put a new article through the served classifier's
+    C&S (tasks/tags/label_methods.py:correct_and_smooth_new) and the thresholds."""
+    return {"method": f"{SERVED}_cs", "scores": result.scores, "errors": result.errors, "sigma": result.sigma,
+            "alphas": result.alphas, "thresholds": thresholds}
 
 
 def evaluate_and_save(params: TagsParams) -> dict:
@@ -258,8 +283,8 @@ def evaluate_and_save(params: TagsParams) -> dict:
     import joblib
 
     evaluation = evaluate(params)
-    with atomic_path(paths.CLASSIFIER) as tmp:
-        joblib.dump(evaluation.classifier, tmp)
+    with atomic_path(paths.CLASSIFIER) as tmp:  # the served model: the classifier and its C&S state
+        joblib.dump({"classifier": evaluation.classifier, "smoothing": evaluation.smoothing}, tmp)
     write_json(paths.CLASSIFIER_INFO, evaluation.info)
     write_text(paths.PER_TAG_PRECISION, evaluation.per_tag.to_csv(index=False))
     write_text(paths.UNTAGGED, evaluation.samples.to_csv(index=False))

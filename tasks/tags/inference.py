@@ -9,7 +9,11 @@ The new article is added to the trained pipeline inductively, as GraphSAGE allow
   3. its sampled neighbourhood tree takes level 1 from those neighbours and deeper
      levels from the full graph (an article without neighbours samples itself);
   4. the saved GraphSAGE encoder embeds it, and the concat-feature classifier
-     predicts tags from [text, GraphSAGE].
+     predicts tags from [text, GraphSAGE];
+  5. Correct & Smooth puts its neighbours' tags to use: its classifier scores are
+     corrected by its neighbours' spread train errors and smoothed with their final
+     scores (one more step of each recurrence, tasks/tags/label_methods.py), and the
+     per-tag thresholds chosen on validation give ``graph_tags``.
 Existing articles keep their neighbours: the new article is not added to their rows.
 """
 from __future__ import annotations
@@ -59,6 +63,7 @@ class TagModel:
     classifier: Any        # LabelPowerset fitted on [text, GraphSAGE]
     tags: list[str]
     info: dict             # sage_info.json: {"projection": {...}, "sage": {...}, ...}
+    smoothing: dict | None = None  # the classifier's C&S state (evaluation.served_smoothing); None: older model
 
 
 @dataclass
@@ -68,6 +73,7 @@ class TagPrediction:
     neighbours: int
     best_jaccard: float
     notes: list[str] = field(default_factory=list)
+    graph_tags: list[str] = field(default_factory=list)  # C&S scores over the per-tag thresholds
 
 
 def load_tag_model(files: TagModelFiles = TagModelFiles()) -> TagModel:
@@ -91,9 +97,12 @@ def load_tag_model(files: TagModelFiles = TagModelFiles()) -> TagModel:
     if clf_info["text_dim"] != features.shape[1] or info["feature_dim"] != features.shape[1]:
         raise DataError(files.classifier_info, None, f"the model expects {clf_info['text_dim']}-d text features, "
                         f"the text embeddings have {features.shape[1]}: {TRAIN_HINT}")
+    served = joblib.load(files.classifier)
+    if not isinstance(served, dict):  # a model saved before C&S was served: the classifier alone
+        served = {"classifier": served, "smoothing": None}
     return TagModel(load_encoder(files.text_encoder), keras.models.load_model(files.sage_encoder), graph, features,
-                    B, {str(name): i for i, name in enumerate(names)}, joblib.load(files.classifier), clf_info["tags"],
-                    info)
+                    B, {str(name): i for i, name in enumerate(names)}, served["classifier"], clf_info["tags"],
+                    info, served["smoothing"])
 
 
 def inductive_neighbours(B: sp.csr_matrix, query: np.ndarray, similarity_cutoff: float = 1e-42,
@@ -168,13 +177,29 @@ def predict_tags(model: TagModel, text: str, lists: Sequence[str], top: int = 5)
     proba = tag_probabilities(model.classifier, x).ravel()
     best = np.argsort(-proba, kind="stable")[:top]
     return TagPrediction([t for t, c in zip(model.tags, chosen) if c], [(model.tags[j], float(proba[j])) for j in best],
-                         len(nbrs), float(scores[0]) if len(scores) else 0.0, notes)
+                         len(nbrs), float(scores[0]) if len(scores) else 0.0, notes,
+                         graph_tags(model, proba, nbrs, scores))
+
+
+def graph_tags(model: TagModel, proba: np.ndarray, neighbours: np.ndarray, weights: np.ndarray) -> list[str]:
+    """The new article's tags under C&S and the shared rule (none for an older model)."""
+    from tasks.tags.label_methods import Chosen, correct_and_smooth_new
+
+    s = model.smoothing
+    if s is None:
+        return []
+    state = Chosen(s["scores"], s["alphas"], s["errors"], s["sigma"])
+    smoothed = correct_and_smooth_new(proba, state, neighbours, weights)
+    return [t for t, v, threshold in zip(model.tags, smoothed, s["thresholds"]) if v >= threshold]
 
 
 def format_prediction(p: TagPrediction) -> str:
     # LabelPowerset predicts the most probable tag *set*; predict_proba gives each tag's
     # marginal probability, so the top tag can lie outside the predicted set.
-    lines = [f"tags: {'; '.join(p.tags) if p.tags else '(none)'}", "top tag probabilities (P(tag in set)):"]
+    lines = [f"tags: {'; '.join(p.tags) if p.tags else '(none)'}",
+             f"tags with the neighbours' tags (C&S, per-tag thresholds chosen on validation): "
+             f"{'; '.join(p.graph_tags) if p.graph_tags else '(none)'}",
+             "top tag probabilities (P(tag in set)):"]
     lines += [f"  {prob:.4f}  {tag}" for tag, prob in p.top]
     lines.append(f"graph: {p.neighbours} neighbour(s) through shared lists"
                  + (f", best Jaccard {p.best_jaccard:.4f}" if p.neighbours else ""))

@@ -23,6 +23,7 @@ def test_lists_change_the_graph_side_not_the_validity(tag_model):
     some_list = small_list(tag_model)
     p = predict_tags(tag_model, TEXT, [some_list])
     assert p.neighbours > 0 and p.tags and set(p.tags) <= set(tag_model.tags)
+    assert tag_model.smoothing is not None and set(p.graph_tags) <= set(tag_model.tags)
 
 
 def test_the_same_article_gets_the_same_tags(tag_model):

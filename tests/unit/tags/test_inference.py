@@ -98,6 +98,23 @@ def test_predict_tags_on_a_tiny_model(tiny_model):
     assert alone.neighbours == 0 and len(alone.notes) == 2
 
 
+def test_graph_tags_come_from_the_neighbours_scores(tiny_model):
+    """With a C&S state in which every existing article scores "misc" 1 (and nothing
+    else), a new article in a list gets "misc" from its neighbours; one in no list gets
+    only what its own damped classifier scores reach, here nothing."""
+    import dataclasses
+
+    n, tags = tiny_model.features.shape[0], len(tiny_model.tags)
+    scores = np.zeros((n, tags), np.float32)
+    scores[:, 2] = 1.0
+    smoothing = {"method": "concat_cs", "scores": scores, "errors": np.zeros((n, tags), np.float32), "sigma": 0.0,
+                 "alphas": {"correct_alpha": 0.5, "smooth_alpha": 0.9}, "thresholds": np.full(tags, 0.5)}
+    model = dataclasses.replace(tiny_model, smoothing=smoothing)
+    assert predict_tags(model, "gene cell", ["L0"]).graph_tags == ["misc"]
+    assert predict_tags(model, "gene cell", []).graph_tags == []  # 0.1 x a probability < 0.5
+    assert predict_tags(tiny_model, "gene cell", ["L0"]).graph_tags == []  # no C&S state: an older model
+
+
 def test_predict_tags_bad_input(tiny_model):
     with pytest.raises(DataError, match="empty text"):
         predict_tags(tiny_model, "   ", ["L0"])

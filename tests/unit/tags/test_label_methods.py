@@ -144,7 +144,7 @@ def test_no_validation_or_test_tag_reaches_a_spread_matrix():
 
     def run(Y_all):
         data = TagData(None, None, None, {}, adj, None, 0.0, ["a", "b", "c"], rows, Y_all, np.array([], int))
-        return label_aware(data, split, fitted, seed=0)
+        return label_aware(data, split, fitted, seed=0)[0]
 
     clean, marked = run(Y), run(planted)
     for method in clean:

@@ -31,7 +31,7 @@ from benchmarks.workspaces import copy_workspace  # noqa: E402
 STAGE_LINE = re.compile(r"^Running stage '(\w+)'", re.M)
 
 
-def run(encoder: str, keep: Path | None) -> dict:
+def run(encoder: str, keep: bool = False) -> dict:
     import yaml
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -59,7 +59,9 @@ def run(encoder: str, keep: Path | None) -> dict:
               "date": time.strftime("%Y-%m-%d"), "wall_s": round(time.monotonic() - t0, 1), "stage_seconds": stages,
               "tags": json.loads((proj / "metrics/tags.json").read_text()),
               "sage": json.loads((proj / "metrics/tags_sage.json").read_text())}
-    if keep is None:
+    if keep:
+        print(f"kept the throw-away project: {proj}")
+    else:
         shutil.rmtree(home)
     return result
 
@@ -69,7 +71,7 @@ def main() -> None:
     ap.add_argument("encoder", choices=["minilm", "tfidf-glove"])
     ap.add_argument("--keep", action="store_true", help="keep the throw-away project")
     args = ap.parse_args()
-    result = run(args.encoder, Path(".") if args.keep else None)
+    result = run(args.encoder, args.keep)
     out = ROOT / "benchmarks" / "results" / f"tags_{args.encoder}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}: {result['wall_s']:.0f}s in all, stages {result['stage_seconds']}")

@@ -221,4 +221,4 @@ def tags_timing(root: Path) -> str:
 
 
 TABLES = {"summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
-          "tags": tags, "tags-paired": tags_paired, "tags-timing": tags_timing}
+          "tags": tags, "tags-paired": tags_paired, "tags-timing": tags_timing, "tags-minilm": tags_minilm}

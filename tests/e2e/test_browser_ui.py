@@ -108,7 +108,7 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
             assert text in seen, text
         seen = prefect_flow_run(page, prefect_ui, run["id"], "tag-results", shots)
         assert run["name"] in seen and "Completed" in seen
-        assert "macro_precision" in seen and f"{metrics['concat']['macro_precision']:.4f}" in seen
+        assert "macro_f1_thresholded" in seen and f"{metrics['concat_cs']['macro_f1_thresholded']:.4f}" in seen
         # The experiment opens in the model-training view, its runs named after what differs.
         seen = mlflow_experiment(page, mlflow_ui, experiment.experiment_id, "tags (params.yaml)", shots)
         assert "tags (params.yaml)" in seen and "tags sage.epochs=2" in seen

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tasks.report.markdown import this_machine  # noqa: E402
 from tasks.common.settings import quiet_environment  # noqa: E402
 
 quiet_environment()
@@ -116,7 +116,7 @@ def main() -> None:
     propagation = propagation_row()
     import keras
 
-    result = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+    result = {"machine": this_machine(),
               "backend": keras.backend.backend(), "command": " ".join([Path(sys.executable).name] + sys.argv),
               "projection": rows, "graphsage": sage, "propagation": propagation,
               "gds_reference": {"train_s": 79.4, "write_s": 70.1, "articles": 54933,

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,6 +40,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tasks.report.markdown import this_machine  # noqa: E402
 from flows.processes import free_port  # noqa: E402
 from tasks.common.settings import quiet_values  # noqa: E402
 
@@ -166,7 +165,7 @@ def main() -> None:
     overhead = times["flow"][judged] / times["dvc"][judged] - 1 if judged else None
     cold = times["flow"]["uncached_cold"] / times["dvc"]["uncached_cold"] - 1 if "uncached_cold" in times["flow"] else None
     result = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+        "machine": this_machine(),
         "command": " ".join([Path(sys.executable).name] + sys.argv), "flow": args.flow, "overrides": overrides,
         "seconds": times,
         "uncached_overhead": overhead, "uncached_overhead_measured_on": judged, "uncached_overhead_goal": 0.05,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -26,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tasks.report.markdown import this_machine  # noqa: E402
 from benchmarks.workspaces import copy_workspace  # noqa: E402
 
 STAGE_LINE = re.compile(r"^Running stage '(\w+)'", re.M)
@@ -55,7 +54,7 @@ def run(encoder: str, keep: bool = False) -> dict:
     if current:
         stages[current] = round(time.monotonic() - stages[current], 1)
     result = {"encoder": encoder, "command": f"python benchmarks/tags_encoder.py {encoder}",
-              "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+              "machine": this_machine(),
               "date": time.strftime("%Y-%m-%d"), "wall_s": round(time.monotonic() - t0, 1), "stage_seconds": stages,
               "tags": json.loads((proj / "metrics/tags.json").read_text()),
               "sage": json.loads((proj / "metrics/tags_sage.json").read_text())}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tasks.report.markdown import this_machine  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "test_suite.json"
 SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*?) in ([\d.]+)s", re.M)
 SLOW = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", re.M)
@@ -47,7 +48,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2) -> dict:
     return {"command": " ".join(cmd[1:]), "commit": commit.stdout.strip(), "exit_code": proc.returncode,
             "wall_s": round(wall, 1), "pytest_s": float(summary[-1][1]) if summary else None, "counts": counts,
             "slowest": [{"seconds": float(s), "when": w, "test": t} for s, w, t in SLOW.findall(proc.stdout)][:15],
-            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+            "machine": this_machine(),
             "date": time.strftime("%Y-%m-%d")}
 
 

@@ -65,8 +65,9 @@ def headline(flow: str, metrics: dict) -> tuple[dict[str, float], dict[str, str]
     if flow == "ner":
         return {"headline.test_f1": metrics["test"]["f1"], "headline.dev_f1": metrics["dev"]["f1"]}, {}
     if flow == "tags":
-        sets = [k for k, v in metrics.items() if isinstance(v, dict) and isinstance(v.get("validation"), dict)]
-        best = max(sets, key=lambda k: metrics[k]["validation"]["lrap"])
+        from tasks.tags.evaluation import methods
+
+        best = max(methods(metrics), key=lambda k: metrics[k]["validation"]["lrap"])
         return ({"headline.macro_f1_thresholded": metrics[best]["macro_f1_thresholded"],
                  "headline.lrap": metrics[best]["lrap"]}, {"headline_method": best})
     return {}, {}

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tasks.tags.propagation import neighbour_mean
+
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)  # searched on validation; 0 = no spreading
 STEPS = 30
 
@@ -119,11 +121,8 @@ def spread_to_new(scores: np.ndarray, start: np.ndarray, neighbours: np.ndarray,
                   alpha: float) -> np.ndarray:
     """A new article's scores: (1−α)·its own start row + α·the weighted mean of its
     neighbours' final scores (one step of the recurrence; existing articles unchanged)."""
-    w = np.asarray(weights, np.float64)
     own = np.asarray(start, np.float32)
-    if len(neighbours) == 0 or w.sum() <= 0:
-        return (1.0 - alpha) * own
-    return ((1.0 - alpha) * own + alpha * (w @ scores[neighbours]) / w.sum()).astype(np.float32)
+    return ((1.0 - alpha) * own + alpha * neighbour_mean(scores, neighbours, weights)).astype(np.float32)
 
 
 # ------------------------------------------------------------------ the decision rule

@@ -39,16 +39,20 @@ def propagate(adj: sp.spmatrix, X: np.ndarray, hops: int) -> np.ndarray:
     return np.hstack(propagation_hops(adj, X, hops))
 
 
+def neighbour_mean(rows: np.ndarray, neighbours: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A new article's row of ÂX: the ``weights``-weighted mean of its neighbours' rows of
+    ``rows`` (X), as float32; zeros for an article without neighbours (an empty row of Â)."""
+    w = np.asarray(weights, np.float64)
+    if len(neighbours) == 0 or w.sum() <= 0:
+        return np.zeros(rows.shape[1], np.float32)
+    return (w @ rows[neighbours] / w.sum()).astype(np.float32)
+
+
 def propagate_new(hop_features: list[np.ndarray], x_new: np.ndarray, neighbours: np.ndarray,
                   weights: np.ndarray) -> np.ndarray:
     """The propagation features of one new article: its text vector ``x_new`` (d,), and
     each hop k the weighted mean of its neighbours' hop k-1 (``hop_features`` from
     :func:`propagation_hops` on the existing graph). Existing articles are not changed."""
-    w = np.asarray(weights, np.float64)
     parts = [np.asarray(x_new, np.float32).ravel()]
-    for previous in hop_features[:-1]:
-        if len(neighbours) == 0 or w.sum() <= 0:
-            parts.append(np.zeros(previous.shape[1], np.float32))
-        else:
-            parts.append((w @ previous[neighbours] / w.sum()).astype(np.float32))
+    parts += [neighbour_mean(previous, neighbours, weights) for previous in hop_features[:-1]]
     return np.concatenate(parts)

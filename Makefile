@@ -18,7 +18,7 @@ include quiet.env
 export $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' quiet.env)
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test test-fast test-model report exp-show data install bench clean ui ui-stop ui-status browser postgres cluster cluster-stop cluster-status
+.PHONY: run test test-fast test-model report exp-show data install bench clean ui ui-stop ui-status browser postgres sshd cluster cluster-stop cluster-status
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,9 @@ run: data
 # what they share (a module's finished project, tests/model's tiny trained models) is
 # built once. Per-test timeout: pyproject.toml.
 TEST_PROCESSES ?= 2
-test: data browser postgres
-	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile tests
+# -rs: a skipped test says why (e.g. no network namespaces for the multi-host test).
+test: data browser postgres sshd
+	$(BIN)/python -m pytest -q -rs -n $(TEST_PROCESSES) --dist loadfile tests
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit
@@ -74,6 +75,14 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "installing Debian postgresql for make cluster and its test"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+# A cluster on a network address serves its DVC remote over SSH (flows/cluster/ssh.py),
+# and the multi-host test runs one: Debian's openssh-server, installed only when missing.
+sshd:
+	@command -v sshd >/dev/null || test -x /usr/sbin/sshd || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian openssh-server for the multi-host cluster test"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openssh-server >/dev/null; }
 
 ui: data
 	$(BIN)/python -m flows.ui start

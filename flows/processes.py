@@ -8,6 +8,7 @@ exactly that process group, and only if the pid still belongs to the process we 
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ class Service:
     user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
     stop_signal: int = signal.SIGTERM
     port_hint: str = "choose another port"
+    host: str = HOST  # the address ``port`` is bound on
 
     @property
     def pid_file(self) -> Path:
@@ -74,11 +76,12 @@ def running_pid(service: Service) -> int | None:
     return pid if start_time(pid) == record["start_time"] else None
 
 
-def port_busy(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def port_busy(port: int, host: str = HOST) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((HOST, port))
+            s.bind((host, port))
         except OSError:
             return True
     return False
@@ -91,9 +94,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(url: str, data: bytes | None = None, timeout: float = 5.0) -> bytes:
-    """GET (or POST ``data`` as JSON) ``url``: the services' health and API probes."""
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+def basic_auth(user_password: str) -> str:
+    """The Authorization header value for ``user:password``."""
+    return "Basic " + base64.b64encode(user_password.encode()).decode()
+
+
+def http_get(url: str, data: bytes | None = None, timeout: float = 5.0, auth: str | None = None,
+             method: str | None = None) -> bytes:
+    """GET (or POST ``data`` as JSON) ``url``: the services' health and API probes;
+    ``auth``: ``user:password`` for basic authentication."""
+    headers = {"Content-Type": "application/json", **({"Authorization": basic_auth(auth)} if auth else {})}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     with urllib.request.urlopen(request, timeout=timeout) as reply:
         return reply.read()
 
@@ -115,8 +126,8 @@ def _ready(service: Service) -> bool:
 def start_service(service: Service, timeout: float) -> int:
     """Start ``service`` and wait until it answers; a busy port, an early exit or a
     timeout raise ServiceError with the log's last lines."""
-    if service.port is not None and port_busy(service.port):
-        raise ServiceError(f"{service.name}: port {service.port} on {HOST} is already in use by a process this "
+    if service.port is not None and port_busy(service.port, service.host):
+        raise ServiceError(f"{service.name}: port {service.port} on {service.host} is already in use by a process this "
                            f"project did not start; stop it, or {service.port_hint}")
     service.log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **service.env}

@@ -353,3 +353,33 @@ def train_tiny_tags(base: Path) -> Path:
     finally:
         os.chdir(here)
     return base
+
+
+def wait_until(what: str, check, timeout: float, poll: float = 2.0):
+    """``check()``'s first truthy value, polled; a clear failure after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def remote_files(remote: Path) -> dict[str, bytes]:
+    """Every file of a DVC remote folder, by path inside it."""
+    return {str(p.relative_to(remote)): p.read_bytes() for p in sorted(remote.rglob("*")) if p.is_file()}
+
+
+def half_written(files: dict[str, bytes]) -> list[str]:
+    """Objects of a DVC remote whose content does not hash to their name."""
+    import hashlib
+
+    bad = []
+    for name, data in files.items():
+        if name.startswith("files/md5/"):
+            digest = name.removeprefix("files/md5/").replace("/", "").removesuffix(".dir")
+            if hashlib.md5(data).hexdigest() != digest:
+                bad.append(name)
+    return bad

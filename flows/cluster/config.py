@@ -3,10 +3,14 @@
 Chosen once, by ``start``, from the environment (ports, number of workers, state folder)
 and kept in ``<state>/cluster.json`` (mode 0600: it holds the database password), so
 that ``status``, ``stop`` and ``submit`` talk to the same services without the same
-environment. Everything binds to 127.0.0.1.
+environment. By default everything binds to 127.0.0.1; with GNN_CLUSTER_BIND set to a
+network address the Prefect and MLflow servers (and an SSH server for the DVC remote)
+listen there, behind credentials (flows/cluster/auth.py), and PostgreSQL stays on the
+server host's loopback.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from dataclasses import asdict, dataclass
@@ -16,7 +20,8 @@ from flows.processes import HOST
 from tasks.common.settings import PROJECT_ROOT, Settings, SettingsError, settings
 
 DB_USER = "gnn"
-DATABASES = ("prefect", "mlflow")
+AUTH_DATABASE = "mlflow_auth"  # MLflow's users, on a network address (flows/cluster/auth.py)
+DATABASES = ("prefect", "mlflow", AUTH_DATABASE)
 SHARED_REMOTE = "cluster"  # the DVC remote name every workspace pushes to and pulls from
 
 
@@ -39,14 +44,30 @@ class ClusterConfig:
     pool: str
     password: str
     heartbeat_s: int  # flow-run heartbeat; a run silent for 2.5x this is declared Crashed
+    # The rest came with network addresses; a cluster.json saved before them still loads.
+    bind: str = HOST  # where the Prefect, MLflow and SSH servers listen
+    ssh_port: int = 2222
+    prefect_auth: str = ""  # "admin:<token>", Prefect's basic-auth string (bind not loopback)
+    mlflow_admin_password: str = ""
+    flask_secret: str = ""  # MLflow's auth app signs its CSRF tokens with it
+
+    @property
+    def secured(self) -> bool:
+        """On a network address: credentials at every server, an SSH DVC remote."""
+        return not ipaddress.ip_address(self.bind).is_loopback
+
+    @property
+    def host(self) -> str:
+        """The bind address as it goes into a URL (IPv6 in brackets)."""
+        return f"[{self.bind}]" if ":" in self.bind else self.bind
 
     @property
     def prefect_api(self) -> str:
-        return f"http://{HOST}:{self.prefect_port}/api"
+        return f"http://{self.host}:{self.prefect_port}/api"
 
     @property
     def mlflow_uri(self) -> str:
-        return f"http://{HOST}:{self.mlflow_port}"
+        return f"http://{self.host}:{self.mlflow_port}"
 
     def database_url(self, name: str, driver: str = "postgresql") -> str:
         return f"{driver}://{DB_USER}:{self.password}@{HOST}:{self.pg_port}/{name}"
@@ -81,10 +102,16 @@ def new_config() -> ClusterConfig:
     if saved is not None:
         return saved
     env = _settings()
+    bind = env.cluster_bind
+    if bind.is_unspecified:
+        raise ClusterError(f"GNN_CLUSTER_BIND={bind}: give the one address the worker hosts reach "
+                           f"(e.g. 10.0.0.1), not a wildcard")
     return ClusterConfig(
         project=str(PROJECT_ROOT), state=str(state_dir()), pg_port=env.cluster_pg_port,
         prefect_port=env.cluster_prefect_port, mlflow_port=env.cluster_mlflow_port, workers=env.cluster_workers,
-        pool=env.cluster_pool, password=secrets.token_hex(16), heartbeat_s=env.cluster_heartbeat_s)
+        pool=env.cluster_pool, password=secrets.token_hex(16), heartbeat_s=env.cluster_heartbeat_s,
+        bind=str(bind), ssh_port=env.cluster_ssh_port, prefect_auth=f"admin:{secrets.token_urlsafe(24)}",
+        mlflow_admin_password=secrets.token_urlsafe(24), flask_secret=secrets.token_hex(32))
 
 
 def config_file() -> Path:

@@ -25,29 +25,46 @@ def pull_steps(commit: str) -> list[dict]:
             {"prefect.deployments.steps.run_shell_script": {"script": script, "stream_output": True}}]
 
 
-async def _apply(config: ClusterConfig, commit: str) -> list[str]:
-    from prefect import get_client
+GPU_DEPLOYMENTS = {"ner-gpu": "ner"}  # on the GPU pool, under KERAS_BACKEND=jax (a worker joins it with invite --gpu)
+
+
+def gpu_pool(config: ClusterConfig) -> str:
+    return f"{config.pool}-gpu"
+
+
+async def _ensure_pool(client, name: str, description: str) -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectNotFound
-    from prefect.utilities.callables import parameter_schema
     from prefect.workers.process import ProcessWorker
 
+    try:
+        await client.read_work_pool(name)
+    except ObjectNotFound:
+        await client.create_work_pool(WorkPoolCreate(
+            name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
+            description=description))
+
+
+async def _apply(config: ClusterConfig, commit: str) -> list[str]:
+    from prefect import get_client
+    from prefect.utilities.callables import parameter_schema
+
     flows = load_flows()
+    plan = [(name, name, config.pool, {}) for name in DEPLOYMENTS]
+    plan += [(name, flow, gpu_pool(config), {"env": {"KERAS_BACKEND": "jax"}})
+             for name, flow in GPU_DEPLOYMENTS.items()]
     async with get_client() as client:
-        try:
-            await client.read_work_pool(config.pool)
-        except ObjectNotFound:
-            await client.create_work_pool(WorkPoolCreate(
-                name=config.pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
-                description="gnn-pipelines workers, each in its own workspace (make cluster)"))
+        await _ensure_pool(client, config.pool, "gnn-pipelines workers, each in its own workspace (make cluster)")
+        await _ensure_pool(client, gpu_pool(config), "gnn-pipelines GPU workers: ner under KERAS_BACKEND=jax")
         names = []
-        for name, (entrypoint, description) in DEPLOYMENTS.items():
-            flow = flows[name]
+        for name, flow_key, pool, job_variables in plan:
+            entrypoint, description = DEPLOYMENTS[flow_key]
+            flow = flows[flow_key]
             flow_id = await client.create_flow_from_name(flow.name)
             await client.create_deployment(
-                flow_id=flow_id, name=name, work_pool_name=config.pool, version=commit[:12],
-                description=f"{description} (commit {commit[:12]})", tags=[name, "cluster"],
-                entrypoint=entrypoint, pull_steps=pull_steps(commit), job_variables={}, path=None,
+                flow_id=flow_id, name=name, work_pool_name=pool, version=commit[:12],
+                description=f"{description} (commit {commit[:12]}, pool {pool})", tags=[flow_key, "cluster"],
+                entrypoint=entrypoint, pull_steps=pull_steps(commit), job_variables=job_variables, path=None,
                 parameter_openapi_schema=parameter_schema(flow).model_dump(exclude_unset=True),
                 enforce_parameter_schema=True)
             names.append(f"{flow.name}/{name}")

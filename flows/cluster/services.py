@@ -1,25 +1,32 @@
 """The cluster's processes, in start order, and how to tell each one answers.
 
-PostgreSQL, then the Prefect server and the MLflow server on their databases, the
-janitor, and one Prefect worker per workspace. Each is a flows.processes.Service: own
-session, pid file and log under the state folder; each inherits the environment of the
-command that starts it, which `python -m flows.cluster` has quietened (no telemetry).
+PostgreSQL, then the Prefect server and the MLflow server on their databases (and, on a
+network address, sshd for the DVC remote), the janitor, and one Prefect worker per
+workspace; `join` starts the same worker on another host (flows/cluster/remote.py).
+Each is a flows.processes.Service: own session, pid file and log under the state folder;
+each inherits the environment of the command that starts it, which `python -m
+flows.cluster` has quietened (no telemetry).
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from flows.cluster import postgres
-from flows.cluster.config import ClusterConfig
-from flows.processes import HOST, Service, http_get
+from flows.cluster import postgres, ssh
+from flows.cluster.auth import Credentials, admin_credentials, mlflow_server_env
+from flows.cluster.config import SHARED_REMOTE, ClusterConfig
+from flows.processes import Service, http_get
 from tasks.common.settings import env_name
 
 BIN = Path(sys.executable).parent
+
+
 def prefect_ready(config: ClusterConfig) -> bool:
-    """The API answers and its database is connectable (/api/ready checks both)."""
+    """The API answers and its database is connectable (/api/ready checks both; it needs
+    no credentials)."""
     return json.loads(http_get(f"{config.prefect_api}/ready", timeout=3.0)).get("message") == "OK"
 
 
@@ -27,54 +34,75 @@ def mlflow_ready(config: ClusterConfig) -> bool:
     return http_get(f"{config.mlflow_uri}/health", timeout=3.0).strip() == b"OK"
 
 
-def online_workers(config: ClusterConfig) -> set[str]:
-    rows = json.loads(http_get(f"{config.prefect_api}/work_pools/{config.pool}/workers/filter", b"{}", timeout=3.0))
+def online_workers(prefect_api: str, pool: str, auth: str = "") -> set[str]:
+    rows = json.loads(http_get(f"{prefect_api}/work_pools/{pool}/workers/filter", b"{}", timeout=3.0,
+                               auth=auth or None))
     return {row["name"] for row in rows if row.get("status") == "ONLINE"}
 
 
-def worker_env(config: ClusterConfig, worker: str) -> dict[str, str]:
-    """What a worker (and every flow run it starts) sees: the two servers, its workspace,
-    its name, the shared DVC remote, and flow-run heartbeats for crash detection."""
-    from flows.cluster.config import SHARED_REMOTE
-
-    ws = config.workspace(worker)
-    return {"PREFECT_API_URL": config.prefect_api, "MLFLOW_TRACKING_URI": config.mlflow_uri,
-            env_name("mlflow_ui"): config.mlflow_uri, env_name("workspace"): str(ws), env_name("worker"): worker,
-            env_name("dvc_shared_remote"): SHARED_REMOTE, "PREFECT_HOME": str(config.root / "homes" / worker),
-            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(config.heartbeat_s), "PYTHONPATH": str(ws),
+def worker_env(creds: Credentials, workspace: Path, home: Path) -> dict[str, str]:
+    """What a worker (and every flow run it starts) sees: the two servers and its
+    credentials, its workspace, its name, the shared DVC remote, and flow-run heartbeats
+    for crash detection."""
+    return {**creds.client_env(), env_name("workspace"): str(workspace), env_name("worker"): creds.name,
+            env_name("dvc_shared_remote"): SHARED_REMOTE, "PREFECT_HOME": str(home),
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(creds.heartbeat_s), "PYTHONPATH": str(workspace),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+
+
+def worker_service(creds: Credentials, state: Path, workspace: Path) -> Service:
+    """A Prefect worker taking runs from the pool into ``workspace``, on this host or another."""
+    # --limit 1: one flow run per workspace at a time (its DVC lock allows no more).
+    cmd = [str(BIN / "prefect"), "worker", "start", "--pool", creds.pool, "--name", creds.name, "--type", "process",
+           "--limit", "1"]
+    home = state / "homes" / creds.name
+    home.mkdir(parents=True, exist_ok=True)
+    return Service(creds.name, cmd, None, state,
+                   lambda: creds.name in online_workers(creds.prefect_api, creds.pool, creds.prefect_auth),
+                   worker_env(creds, workspace, home), workspace)
+
+
+def local_credentials(config: ClusterConfig, worker: str) -> Credentials:
+    """A worker on the server host: its own MLflow user when the cluster is secured
+    (made by `start`, flows/cluster/remote.py), the remote as a folder."""
+    saved = config.root / "credentials" / f"{worker}.json"
+    if config.secured and saved.exists():
+        return replace(Credentials.load(saved), dvc_remote=str(config.dvc_remote))
+    return replace(admin_credentials(config, worker), mlflow_user="", mlflow_password="")
 
 
 def servers(config: ClusterConfig) -> list[Service]:
     home = {"PREFECT_HOME": str(config.root / "homes" / "server")}
+    prefect_env = {**home, "PREFECT_API_DATABASE_CONNECTION_URL": config.database_url("prefect", "postgresql+asyncpg"),
+                   "PREFECT_UI_API_URL": config.prefect_api}
+    mlflow_cmd = [str(BIN / "mlflow"), "server", "--artifacts-destination", str(config.root / "mlflow-artifacts"),
+                  "--host", config.bind, "--port", str(config.mlflow_port), "--workers", "1"]
+    if config.secured:
+        prefect_env["PREFECT_SERVER_API_AUTH_STRING"] = config.prefect_auth
+        mlflow_cmd += ["--app-name", "basic-auth",
+                       "--allowed-hosts", f"{config.host},{config.host}:{config.mlflow_port},localhost,127.0.0.1"]
     return [
         postgres.service(config),
-        Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,
+        Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", config.bind,
                                    "--port", str(config.prefect_port), "--workers", "1"], config.prefect_port,
-                config.root, lambda: prefect_ready(config),
-                {**home, "PREFECT_API_DATABASE_CONNECTION_URL": config.database_url("prefect", "postgresql+asyncpg"),
-                 "PREFECT_UI_API_URL": config.prefect_api}, config.root, port_hint="set GNN_CLUSTER_PREFECT_PORT"),
-        Service("mlflow-server", [str(BIN / "mlflow"), "server", "--backend-store-uri", config.database_url("mlflow", "postgresql+psycopg2"),
-                                  "--artifacts-destination", str(config.root / "mlflow-artifacts"),
-                                  "--host", HOST, "--port", str(config.mlflow_port), "--workers", "1"],
-                config.mlflow_port, config.root, lambda: mlflow_ready(config), home, config.root,
-                port_hint="set GNN_CLUSTER_MLFLOW_PORT"),
+                config.root, lambda: prefect_ready(config), prefect_env, config.root,
+                port_hint="set GNN_CLUSTER_PREFECT_PORT", host=config.bind),
+        Service("mlflow-server", mlflow_cmd, config.mlflow_port, config.root, lambda: mlflow_ready(config),
+                {**home, **mlflow_server_env(config)}, config.root, port_hint="set GNN_CLUSTER_MLFLOW_PORT",
+                host=config.bind),
+        *([ssh.service(config)] if config.secured else []),
     ]
 
 
 def janitor(config: ClusterConfig) -> Service:
-    env = {"PREFECT_API_URL": config.prefect_api, env_name("cluster_dir"): config.state,
+    env = {**admin_credentials(config).client_env(), env_name("cluster_dir"): config.state,
            "PREFECT_HOME": str(config.root / "homes" / "janitor"), "PYTHONPATH": config.project}
     return Service("janitor", [sys.executable, "-m", "flows.cluster.janitor"], None, config.root,
                    lambda: True, env, Path(config.project))
 
 
 def worker(config: ClusterConfig, name: str) -> Service:
-    # --limit 1: one flow run per workspace at a time (its DVC lock allows no more).
-    cmd = [str(BIN / "prefect"), "worker", "start", "--pool", config.pool, "--name", name, "--type", "process",
-           "--limit", "1"]
-    return Service(name, cmd, None, config.root, lambda: name in online_workers(config),
-                   worker_env(config, name), config.workspace(name))
+    return worker_service(local_credentials(config, name), config.root, config.workspace(name))
 
 
 def all_services(config: ClusterConfig) -> list[Service]:

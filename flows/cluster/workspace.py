@@ -36,12 +36,16 @@ def tracked_data(repo: Path) -> list[str]:
     return [line for line in _run(["git", "ls-files", "*.dvc"], repo, "git ls-files").splitlines() if line]
 
 
-def add_shared_remote(repo: Path, remote: Path, default: bool) -> None:
+def add_shared_remote(repo: Path, remote: Path | str, default: bool, keyfile: Path | None = None) -> None:
     """Name the shared remote ``cluster`` in the repository's .dvc/config.local (never
-    committed); ``default``: make it the remote plain ``dvc push/pull`` use."""
-    remote.mkdir(parents=True, exist_ok=True)
+    committed); ``default``: make it the remote plain ``dvc push/pull`` use. ``remote``:
+    a folder on this host, or an ``ssh://`` URL reached with ``keyfile``."""
+    if isinstance(remote, Path):
+        remote.mkdir(parents=True, exist_ok=True)
     _run(dvc("remote", "add", "--local", "--force", *(["--default"] if default else []), SHARED_REMOTE,
              str(remote)), repo, "dvc remote add")
+    if keyfile is not None:
+        _run(dvc("remote", "modify", "--local", SHARED_REMOTE, "keyfile", str(keyfile)), repo, "dvc remote modify")
 
 
 def publish_project_data(config: ClusterConfig) -> None:
@@ -56,15 +60,24 @@ def publish_project_data(config: ClusterConfig) -> None:
 
 
 def create(config: ClusterConfig, worker: str) -> Path:
-    """The worker's workspace, cloned on first use (into a temporary name, renamed when
-    complete) and synced."""
-    ws = config.workspace(worker)
+    """A workspace on the server host, its remote the shared folder."""
+    return clone(Path(config.project), config.workspace(worker), config.dvc_remote)
+
+
+def clone(project: Path, ws: Path, remote: Path | str, keyfile: Path | None = None, upstream: bool = False) -> Path:
+    """The workspace ``ws``: a clone of ``project`` made on first use (into a temporary
+    name, renamed when complete), then synced. ``upstream`` (a worker on another host):
+    it fetches the deployed commits from the project's own origin (the team's git
+    server) when the project has one, not from the project folder."""
     if not (ws / ".git").is_dir():
         tmp = ws.with_name(ws.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        _run(["git", "clone", "-q", config.project, str(tmp)], tmp.parent, "git clone of the project")
-        add_shared_remote(tmp, config.dvc_remote, default=True)
+        _run(["git", "clone", "-q", str(project), str(tmp)], tmp.parent, "git clone of the project")
+        origin = subprocess.run(["git", "remote", "get-url", "origin"], cwd=project, capture_output=True, text=True)
+        if upstream and origin.returncode == 0 and origin.stdout.strip():
+            _run(["git", "remote", "set-url", "origin", origin.stdout.strip()], tmp, "git remote set-url")
+        add_shared_remote(tmp, remote, default=True, keyfile=keyfile)
         tmp.rename(ws)
     sync(ws)
     return ws

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, IPvAnyAddress, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +53,17 @@ class Settings(BaseSettings):
     cluster_pg_port: int = Field(5433, ge=1, le=65535, description="make cluster: PostgreSQL port")
     cluster_prefect_port: int = Field(4300, ge=1, le=65535, description="make cluster: Prefect server port")
     cluster_mlflow_port: int = Field(5300, ge=1, le=65535, description="make cluster: MLflow server port")
-    cluster_workers: int = Field(2, ge=1, description="make cluster: number of Prefect workers")
+    cluster_workers: int = Field(2, ge=0, description="make cluster: number of Prefect workers on this host "
+                                                        "(0: only workers that join from other hosts)")
     cluster_pool: str = Field("gnn", min_length=1, description="make cluster: name of the Prefect work pool")
     cluster_heartbeat_s: int = Field(30, ge=30, description="make cluster: flow-run heartbeat; a run silent "
                                                             "for 2.5x this is declared Crashed")
     cluster_pg_user: str = Field("postgres", description="make cluster as root: the OS user PostgreSQL runs as")
+    cluster_bind: IPvAnyAddress = Field("127.0.0.1", description="make cluster: the address the Prefect and MLflow "
+                                        "servers listen on; any other than loopback turns on authentication and "
+                                        "an SSH DVC remote (docs/scaling.md)")
+    cluster_ssh_port: int = Field(2222, ge=1, le=65535, description="make cluster on a network address: port of "
+                                                                   "the SSH server of the DVC remote")
     # Set on a cluster worker by make cluster (flows/cluster/services.py).
     worker: str | None = Field(None, description="set on a cluster worker: its name (an MLflow tag)")
     workspace: Path | None = Field(None, description="set on a cluster worker: its git workspace")

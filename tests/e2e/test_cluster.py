@@ -6,35 +6,23 @@ untouched) and a retry completes on the other worker, though PostgreSQL restarts
 it; a server or the database down at submit time is named; stop leaves no process behind."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from flows import processes
-from tests.support import TINY_TAGS, commit_data, make_project, run_ok, write_citeulike_slice
+from tests.support import (TINY_TAGS, commit_data, half_written, make_project, remote_files, run_ok, wait_until,
+                           write_citeulike_slice)
 
 pytestmark = pytest.mark.e2e
 EPOCHS = 150  # the third run: long enough to be killed in the middle
 SUBMITTED = re.compile(r"submitted flow run \S+ \(([0-9a-f-]{36})\)")
-
-
-@pytest.fixture
-def cluster_dir():
-    # PostgreSQL runs as the unprivileged `postgres` user when the tests run as root, and
-    # pytest's tmp_path (mode 0700) is closed to it: the state lives in a folder it can reach.
-    path = Path(tempfile.mkdtemp(prefix="gnn-cluster-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _processes_using(folder: Path) -> list[str]:
@@ -53,21 +41,6 @@ def _processes_using(folder: Path) -> list[str]:
     return found
 
 
-def _remote_files(remote: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(remote)): p.read_bytes() for p in sorted(remote.rglob("*")) if p.is_file()}
-
-
-def _complete(files: dict[str, bytes]) -> list[str]:
-    """Objects in the remote whose content does not hash to their name (half-written)."""
-    bad = []
-    for name, data in files.items():
-        if name.startswith("files/md5/"):
-            digest = name.removeprefix("files/md5/").replace("/", "").removesuffix(".dir")
-            if hashlib.md5(data).hexdigest() != digest:
-                bad.append(name)
-    return bad
-
-
 def _mlflow_flow_runs(config: dict) -> dict[str, dict]:
     """Flow-level MLflow runs read straight from PostgreSQL: {run id: {status, tags}}."""
     import psycopg2
@@ -83,15 +56,6 @@ def _mlflow_flow_runs(config: dict) -> dict[str, dict]:
     finally:
         conn.close()
     return {k: v for k, v in runs.items() if v["tags"].get("kind") == "flow"}
-
-
-def _wait(what: str, check, timeout: float, poll: float = 2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_path, cluster_dir):
@@ -118,9 +82,9 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         assert set(done) == ids
         assert {done[i]["tags"]["worker"] for i in ids} == {"worker-1", "worker-2"}
         remote = cluster_dir / "dvc-remote"
-        before = _remote_files(remote)
+        before = remote_files(remote)
         assert any(name.startswith("runs/") for name in before), "no run cache was pushed"
-        assert not _complete(before)
+        assert not half_written(before)
 
         # A later run on a fresh workspace pulls every stage from the remote's run cache.
         fresh = tmp_path / "fresh"
@@ -140,35 +104,35 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         run_ok(git + ["commit", "-qam", "more epochs"], proj, env)
         assert "at " in run_ok(cli + ["start"], proj, env, timeout=300).stdout
         third = SUBMITTED.search(run_ok(cli + ["submit", "tags"], proj, env).stdout).group(1)
-        victim = _wait("the third run's train_sage", lambda: next(
+        victim = wait_until("the third run's train_sage", lambda: next(
             (r["tags"]["worker"] for r in _mlflow_flow_runs(config).values()
              if r["tags"].get("prefect_flow_run_id") == third and _training(cluster_dir, r["tags"]["worker"])), None),
             timeout=300)
         pid = processes.running_pid(_service(cluster_dir, victim))
         killed_at = time.monotonic()
         processes.kill_tree(pid)
-        state = _wait("Crashed", lambda: _state(cli, proj, env, third) if _state(cli, proj, env, third) in {
+        state = wait_until("Crashed", lambda: _state(cli, proj, env, third) if _state(cli, proj, env, third) in {
             "CRASHED", "FAILED", "COMPLETED"} else None, timeout=240, poll=3)
         assert state == "CRASHED"
         print(f"crash detected {time.monotonic() - killed_at:.0f} s after the kill")
-        killed = _wait("the janitor", lambda: [r for r in _mlflow_flow_runs(config).values()
+        killed = wait_until("the janitor", lambda: [r for r in _mlflow_flow_runs(config).values()
                                                  if r["tags"].get("prefect_flow_run_id") == third
                                                  and r["status"] == "KILLED"], timeout=60)
         assert "cluster janitor" in killed[0]["tags"]["ended_by"]
-        assert _remote_files(remote) == before, "the killed run pushed something to the DVC remote"
+        assert remote_files(remote) == before, "the killed run pushed something to the DVC remote"
 
         # Retried, it completes on the surviving worker, though PostgreSQL restarts under it.
         run_ok(cli + ["retry", third], proj, env)
         survivor = {"worker-1", "worker-2"} - {victim}
-        _wait("the retry's train_sage", lambda: _training(cluster_dir, *survivor), timeout=300, poll=1)
+        wait_until("the retry's train_sage", lambda: _training(cluster_dir, *survivor), timeout=300, poll=1)
         assert "postgres: restarted" in run_ok(cli + ["restart", "postgres"], proj, env).stdout
-        _wait("the retry", lambda: _state(cli, proj, env, third) in {"COMPLETED", "FAILED", "CRASHED"},
+        wait_until("the retry", lambda: _state(cli, proj, env, third) in {"COMPLETED", "FAILED", "CRASHED"},
               timeout=600, poll=3)
         assert _state(cli, proj, env, third) == "COMPLETED"
         finished = [r for r in _mlflow_flow_runs(config).values()
                     if r["tags"].get("prefect_flow_run_id") == third and r["status"] == "FINISHED"]
         assert [r["tags"]["worker"] for r in finished] == list(survivor)
-        assert not _complete(_remote_files(remote))
+        assert not half_written(remote_files(remote))
 
         # A server or the database down at submit time: a message naming it, within seconds.
         from flows.cluster import services

@@ -67,7 +67,7 @@ def test_defaults_and_prefix(monkeypatch):
 
 
 @pytest.mark.parametrize("name,value,why", [("GNN_PREFECT_PORT", "http", "integer"),
-                                            ("GNN_CLUSTER_WORKERS", "0", "greater than or equal to 1"),
+                                            ("GNN_CLUSTER_WORKERS", "-1", "greater than or equal to 0"),
                                             ("GNN_CLUSTER_HEARTBEAT_S", "5", "greater than or equal to 30"),
                                             ("KERAS_BACKEND", "theano", "tensorflow")])
 def test_a_bad_value_names_its_variable(monkeypatch, name, value, why):

@@ -21,7 +21,9 @@ def state(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("key, value, message", [
     ("GNN_CLUSTER_WORKERS", "two", "GNN_CLUSTER_WORKERS='two': input should be a valid integer"),
-    ("GNN_CLUSTER_WORKERS", "0", "GNN_CLUSTER_WORKERS='0': input should be greater than or equal to 1"),
+    ("GNN_CLUSTER_WORKERS", "-1", "GNN_CLUSTER_WORKERS='-1': input should be greater than or equal to 0"),
+    ("GNN_CLUSTER_BIND", "gpu-box.example", "GNN_CLUSTER_BIND='gpu-box.example': value is not a valid ipv4 or ipv6"),
+    ("GNN_CLUSTER_BIND", "0.0.0.0", "GNN_CLUSTER_BIND=0.0.0.0: give the one address the worker hosts reach"),
     ("GNN_CLUSTER_HEARTBEAT_S", "10", "GNN_CLUSTER_HEARTBEAT_S='10': input should be greater than or equal to 30"),
 ])
 def test_bad_settings_are_named_before_any_work(state, monkeypatch, key, value, message):

@@ -96,9 +96,12 @@ def stop() -> None:
 
 
 def status() -> int:
-    config = load()
+    """Each service of the cluster here (or the worker this host joined): running? answering?"""
+    config = load(required=False)
+    worker = remote.joined() if config is None else None
+    parts = [worker] if worker else services.all_services(load())  # load(): "no cluster here" if none
     down = 0
-    for service in services.all_services(config):
+    for service in parts:
         pid = running_pid(service)
         answers = False
         try:
@@ -152,7 +155,8 @@ def submit(name: str, sets: list[str], wait: bool) -> int:
 
     flow_name = deploy.DEPLOYMENTS[deploy.GPU_DEPLOYMENTS.get(name, name)][0].split(":")[1].replace("_flow", "")
     run = run_deployment(f"{flow_name}/{name}", parameters=parameters, timeout=0)
-    print(f"submitted flow run {run.name} ({run.id}) to work pool {config.pool!r}\n"
+    pool = deploy.gpu_pool(config) if name in deploy.GPU_DEPLOYMENTS else config.pool
+    print(f"submitted flow run {run.name} ({run.id}) to work pool {pool!r}\n"
           f"  http://{config.host}:{config.prefect_port}/runs/flow-run/{run.id}", flush=True)
     return wait_for(str(run.id), config.prefect_api) if wait else 0
 

@@ -13,7 +13,7 @@ its flow runs (``KERAS_BACKEND=jax`` on a GPU host) is passed with ``--env``.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from flows.cluster import auth, ssh, workspace
@@ -73,7 +73,7 @@ def join(path: Path, extra_env: dict[str, str], timeout: float = 300.0) -> Servi
     auth.check_credentials(creds, str(path))
     root = state_dir()
     saved = root / JOINED
-    auth.write_private(saved, json.dumps({"credentials": json.loads(path.read_text()), "env": extra_env}, indent=2))
+    auth.write_private(saved, json.dumps({"credentials": asdict(creds), "env": extra_env}, indent=2))
     keyfile = root / "ssh" / f"{creds.name}_key"
     if creds.ssh_key:
         auth.write_private(keyfile, creds.ssh_key)

@@ -1,5 +1,5 @@
 """End to end across hosts: a server host and two worker hosts, each its own network
-namespace with its own address on a private subnet (tests/netns.py), plus a fourth host
+namespace with its own address on a private subnet (benchmarks/netns.py), plus a fourth host
 with only a fresh clone.
 
 The server host runs `make cluster` on its network address (GNN_CLUSTER_BIND) with no
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import netns
+from benchmarks import netns
 from tests.support import (TINY_NER, TINY_TAGS, commit_data, half_written, make_project, remote_files, run_ok,
                            wait_until, write_citeulike_slice, write_conll_slice)
 

@@ -1,11 +1,12 @@
-"""Hosts on a private subnet for the multi-host tests: one Linux network namespace per
-host, each with an ``eth0`` (a veth pair) plugged into a bridge that lives in a switch
-namespace of its own. Nothing is routed to or from the machine's own network: traffic
+"""Hosts on a private subnet for the multi-host test and benchmark: one Linux network
+namespace per host, each with an ``eth0`` (a veth pair) plugged into a bridge that lives
+in a switch namespace of its own. Nothing is routed to or from the machine's own network: traffic
 goes only between these hosts (and each host's own loopback).
 
 The hosts share the file system and process table (only the network is separate), so
 every test still talks to a server over its address, never through a shared folder,
-where the behaviour under test is the network's. Needs root (``ip netns``).
+where the behaviour under test is the network's. Needs root (``ip netns``). Used by
+tests/e2e/test_multihost.py and benchmarks/cluster_parallel.py --hosts.
 """
 from __future__ import annotations
 

@@ -42,9 +42,10 @@ run: data
 # what they share (a module's finished project, tests/model's tiny trained models) is
 # built once. Per-test timeout: pyproject.toml.
 TEST_PROCESSES ?= 2
-# -rs: a skipped test says why (e.g. no network namespaces for the multi-host test).
+# -rs: a skipped test says why (e.g. no network namespaces for the multi-host test);
+# --durations=15: the slowest tests, for the suite-time budget (docs/development.md).
 test: data browser postgres sshd
-	$(BIN)/python -m pytest -q -rs -n $(TEST_PROCESSES) --dist loadfile tests
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_PROCESSES) --dist loadfile tests
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit

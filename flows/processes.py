@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -21,6 +22,17 @@ from pathlib import Path
 from typing import Callable
 
 HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent  # this environment's scripts: prefect, mlflow, dvc
+
+
+def prefect_server_cmd(host: str, port: int) -> list[str]:
+    """A Prefect server (UI + API) on ``host:port``; its database comes from the environment."""
+    return [str(BIN / "prefect"), "server", "start", "--host", host, "--port", str(port), "--workers", "1"]
+
+
+def mlflow_server_cmd(host: str, port: int, *store: str) -> list[str]:
+    """An MLflow server on ``host:port``; ``store``: where its runs and artifacts go."""
+    return [str(BIN / "mlflow"), "server", *store, "--host", host, "--port", str(port), "--workers", "1"]
 
 
 class ServiceError(RuntimeError):

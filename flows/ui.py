@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from flows.processes import HOST, Service, ServiceError, ensure_started, http_get, running_pid, stop_service
+from flows.processes import (HOST, Service, ServiceError, ensure_started, http_get, mlflow_server_cmd,
+                             prefect_server_cmd, running_pid, stop_service)
 from flows.reporting import ML_VIEW
 from tasks.common.settings import PROJECT_ROOT, quiet_environment, settings
 from tasks.common.tracking import tracking_uri
 
 STATE = PROJECT_ROOT / ".ui"
-BIN = Path(sys.executable).parent
 UIError = ServiceError  # a server could not be started; the message says which and why
 
 
@@ -47,15 +46,13 @@ def services() -> list[Service]:
     home = {"PREFECT_HOME": str(settings().prefect_home)}
     hint = "choose another port (GNN_PREFECT_PORT / GNN_MLFLOW_PORT)"
     return [
-        Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", HOST,
-                                   "--port", str(prefect_port()), "--workers", "1"], prefect_port(), STATE,
+        Service("prefect-server", prefect_server_cmd(HOST, prefect_port()), prefect_port(), STATE,
                 lambda: http_get(f"{prefect_api()}/health") == b"true",
                 # The UI asks the server where its API is; without this it says :4200.
                 {**home, "PREFECT_UI_API_URL": prefect_api()}, PROJECT_ROOT, port_hint=hint),
-        Service("mlflow-server", [str(BIN / "mlflow"), "server", "--backend-store-uri", db,
-                                  "--default-artifact-root", str(PROJECT_ROOT / "mlruns"), "--no-serve-artifacts",
-                                  "--host", HOST, "--port", str(mlflow_port()), "--workers", "1"], mlflow_port(),
-                STATE, lambda: http_get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
+        Service("mlflow-server", mlflow_server_cmd(HOST, mlflow_port(), "--backend-store-uri", db,
+                                                   "--default-artifact-root", str(PROJECT_ROOT / "mlruns"),
+                                                   "--no-serve-artifacts"), mlflow_port(), STATE, lambda: http_get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
         # Flow runs log straight to the SQLite store the MLflow server reads, exactly as
         # `make run` does, so runs from the UI and from the command line sit side by side.
         Service("deployments", [sys.executable, "-m", "flows.serve"], None, STATE,

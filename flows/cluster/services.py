@@ -18,10 +18,8 @@ from pathlib import Path
 from flows.cluster import postgres, ssh
 from flows.cluster.auth import Credentials, admin_credentials, mlflow_server_env
 from flows.cluster.config import SHARED_REMOTE, ClusterConfig
-from flows.processes import Service, http_get
+from flows.processes import BIN, Service, http_get, mlflow_server_cmd, prefect_server_cmd
 from tasks.common.settings import env_name
-
-BIN = Path(sys.executable).parent
 
 
 def prefect_ready(config: ClusterConfig) -> bool:
@@ -75,16 +73,15 @@ def servers(config: ClusterConfig) -> list[Service]:
     home = {"PREFECT_HOME": str(config.root / "homes" / "server")}
     prefect_env = {**home, "PREFECT_API_DATABASE_CONNECTION_URL": config.database_url("prefect", "postgresql+asyncpg"),
                    "PREFECT_UI_API_URL": config.prefect_api}
-    mlflow_cmd = [str(BIN / "mlflow"), "server", "--artifacts-destination", str(config.root / "mlflow-artifacts"),
-                  "--host", config.bind, "--port", str(config.mlflow_port), "--workers", "1"]
+    mlflow_cmd = mlflow_server_cmd(config.bind, config.mlflow_port, "--artifacts-destination",
+                                   str(config.root / "mlflow-artifacts"))
     if config.secured:
         prefect_env["PREFECT_SERVER_API_AUTH_STRING"] = config.prefect_auth
         mlflow_cmd += ["--app-name", "basic-auth",
                        "--allowed-hosts", f"{config.host},{config.host}:{config.mlflow_port},localhost,127.0.0.1"]
     return [
         postgres.service(config),
-        Service("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", config.bind,
-                                   "--port", str(config.prefect_port), "--workers", "1"], config.prefect_port,
+        Service("prefect-server", prefect_server_cmd(config.bind, config.prefect_port), config.prefect_port,
                 config.root, lambda: prefect_ready(config), prefect_env, config.root,
                 port_hint="set GNN_CLUSTER_PREFECT_PORT", host=config.bind),
         Service("mlflow-server", mlflow_cmd, config.mlflow_port, config.root, lambda: mlflow_ready(config),

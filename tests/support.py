@@ -383,3 +383,13 @@ def half_written(files: dict[str, bytes]) -> list[str]:
             if hashlib.md5(data).hexdigest() != digest:
                 bad.append(name)
     return bad
+
+
+def log_tails(*logs: Path, lines: int = 60) -> str:
+    """The last lines of each log, for an assertion message (the state folder is gone
+    by the time a person reads the failure)."""
+    parts = []
+    for log in logs:
+        text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+        parts.append(f"--- {log} ---\n" + "\n".join(text))
+    return "\n".join(parts)

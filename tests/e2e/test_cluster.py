@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from flows import processes
-from tests.support import (TINY_TAGS, commit_data, half_written, make_project, remote_files, run_ok, wait_until,
-                           write_citeulike_slice)
+from tests.support import (TINY_TAGS, commit_data, half_written, log_tails, make_project, remote_files, run_ok,
+                           wait_until, write_citeulike_slice)
 
 pytestmark = pytest.mark.e2e
 EPOCHS = 150  # the third run: long enough to be killed in the middle
@@ -75,7 +75,8 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         both = [subprocess.Popen(cli + ["submit", "tags", "--wait"], cwd=proj, env=env, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
         outs = [p.communicate(timeout=900)[0] for p in both]
-        assert [p.returncode for p in both] == [0, 0], "\n".join(outs)
+        assert [p.returncode for p in both] == [0, 0], "\n".join(outs) + log_tails(
+            *(cluster_dir / "logs" / f"{w}.log" for w in ("worker-1", "worker-2", "mlflow-server", "prefect-server")))
         ids = {SUBMITTED.search(out).group(1) for out in outs}
         runs = _mlflow_flow_runs(config)
         done = {r["tags"]["prefect_flow_run_id"]: r for r in runs.values() if r["status"] == "FINISHED"}

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import netns
-from tests.support import (TINY_NER, TINY_TAGS, commit_data, half_written, make_project, remote_files, run_ok,
-                           wait_until, write_citeulike_slice, write_conll_slice)
+from tests.support import (TINY_NER, TINY_TAGS, commit_data, half_written, log_tails, make_project, remote_files,
+                           run_ok, wait_until, write_citeulike_slice, write_conll_slice)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500),
               pytest.mark.skipif(netns.available() is not None, reason=f"multi-host: {netns.available()}")]
@@ -152,7 +152,9 @@ def test_workers_on_other_hosts_run_both_flows_through_faults(tmp_path, network,
         for service in ("mlflow-server", "prefect-server"):
             assert f"{service}: restarted" in run_ok(on_server("restart", service), proj, srv_env).stdout
         outs = [p.communicate(timeout=900)[0] for p in submitted]
-        assert [p.returncode for p in submitted] == [0, 0], "\n".join(outs)
+        assert [p.returncode for p in submitted] == [0, 0], "\n".join(outs) + log_tails(
+            *(cluster_dir / w / "state" / "logs" / f"{w}.log" for w in workers),
+            *(cluster / "logs" / f"{s}.log" for s in ("mlflow-server", "prefect-server")))
         assert "device: jax" in _log(cluster_dir, "worker-b") and "device:" not in _log(cluster_dir, "worker-a")
 
         admin = {**srv_env, "MLFLOW_TRACKING_USERNAME": "admin",

@@ -113,6 +113,19 @@ def cluster(root: Path) -> str:
     return block(body, Source(tuple(files), first["command"], first["machine"], first["date"]))
 
 
+def cluster_hosts(root: Path) -> str:
+    rel = f"{RESULTS}/cluster_hosts.json"
+    d = load(root, rel)
+    local, other = d["local_2_workers"], d["other_hosts_2_workers"]
+    rows = [["2 workers on the server host (127.0.0.1, no credentials, remote a folder)",
+             seconds(local["cluster_ready_s"]), "", f"**{seconds(local['wall_s'])}**"],
+            ["2 workers on 2 other hosts (credentials, remote over SSH)", seconds(other["cluster_ready_s"]),
+             seconds(other["workers_joined_s"]), f"**{seconds(other['wall_s'])}**"],
+            ["other hosts / local", "", "", f"**{d['other_hosts_over_local']:.2f}x**"]]
+    body = table(["cluster", "ready", "workers joined", "both flows done"], rows)
+    return block(body, Source((rel,), d["command"], d["machine"], d["date"]))
+
+
 def test_suite(root: Path) -> str:
     rel = f"{RESULTS}/test_suite.json"
     d = load(root, rel)
@@ -131,4 +144,4 @@ def test_suite(root: Path) -> str:
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-projection": projection,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
-          "bench-cluster": cluster, "bench-test-suite": test_suite}
+          "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

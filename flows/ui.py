@@ -52,7 +52,8 @@ def services() -> list[Service]:
                 {**home, "PREFECT_UI_API_URL": prefect_api()}, PROJECT_ROOT, port_hint=hint),
         Service("mlflow-server", mlflow_server_cmd(HOST, mlflow_port(), "--backend-store-uri", db,
                                                    "--default-artifact-root", str(PROJECT_ROOT / "mlruns"),
-                                                   "--no-serve-artifacts"), mlflow_port(), STATE, lambda: http_get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
+                                                   "--no-serve-artifacts"), mlflow_port(), STATE,
+                lambda: http_get(f"{mlflow_ui()}/health").strip() == b"OK", home, PROJECT_ROOT, port_hint=hint),
         # Flow runs log straight to the SQLite store the MLflow server reads, exactly as
         # `make run` does, so runs from the UI and from the command line sit side by side.
         Service("deployments", [sys.executable, "-m", "flows.serve"], None, STATE,

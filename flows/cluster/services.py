@@ -62,10 +62,10 @@ def worker_service(creds: Credentials, state: Path, workspace: Path) -> Service:
 
 def local_credentials(config: ClusterConfig, worker: str) -> Credentials:
     """A worker on the server host: its own MLflow user when the cluster is secured
-    (made by `start`, flows/cluster/remote.py), the remote as a folder."""
+    (saved by `start`, flows/cluster/remote.py: invite_local_workers), the remote as a folder."""
     saved = config.root / "credentials" / f"{worker}.json"
     if config.secured and saved.exists():
-        return replace(Credentials.load(saved), dvc_remote=str(config.dvc_remote))
+        return Credentials.load(saved)
     return replace(admin_credentials(config, worker), mlflow_user="", mlflow_password="")
 
 

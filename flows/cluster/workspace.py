@@ -74,9 +74,10 @@ def clone(project: Path, ws: Path, remote: Path | str, keyfile: Path | None = No
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         _run(["git", "clone", "-q", str(project), str(tmp)], tmp.parent, "git clone of the project")
-        origin = subprocess.run(["git", "remote", "get-url", "origin"], cwd=project, capture_output=True, text=True)
-        if upstream and origin.returncode == 0 and origin.stdout.strip():
-            _run(["git", "remote", "set-url", "origin", origin.stdout.strip()], tmp, "git remote set-url")
+        if upstream:
+            origin = subprocess.run(["git", "remote", "get-url", "origin"], cwd=project, capture_output=True, text=True)
+            if origin.returncode == 0 and origin.stdout.strip():
+                _run(["git", "remote", "set-url", "origin", origin.stdout.strip()], tmp, "git remote set-url")
         add_shared_remote(tmp, remote, default=True, keyfile=keyfile)
         tmp.rename(ws)
     sync(ws)

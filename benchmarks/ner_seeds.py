@@ -10,7 +10,7 @@ Each finished run leaves ``benchmarks/results/ner_seeds/<variant>-seed<N>.json``
 later call skips the runs already there (``--force`` reruns them) and
 ``metrics/ner_seeds.json`` is rebuilt from every run file present.
 
-    python benchmarks/ner_seeds.py --variants default_crf default_crf_no_gcn --seeds 42 43 44
+    python benchmarks/ner_seeds.py --variants graph no_graph --seeds 42 43 44 45 46
     python benchmarks/ner_seeds.py --summarise     # rebuild metrics/ner_seeds.json, print the table
     python benchmarks/ner_seeds.py --from-workspace default_crf   # adopt the workspace's dvc repro run
 
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
-from tasks.common.params import ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
+from tasks.common.params import NerModel, ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
 
@@ -44,18 +44,29 @@ WORK = ROOT / ".cache" / "ner_seeds"
 SUMMARY = ROOT / "metrics" / "ner_seeds.json"
 
 # Each variant is a set of params.yaml overrides (the rest is the project's params.yaml).
+# The sentence-level model before document edges, pinned so its runs stay comparable:
+SENTENCE_LEVEL = {"ner.model.doc_neighbours": 0, "ner.model.edge_gates": False, "ner.model.tag_scheme": "iob2",
+                  "ner.train.batches": "lengths"}
 VARIANTS: dict[str, dict] = {
     # the original's own schedule: 50 epochs of batch 8 (early stopping as configured)
     "seed_readme": {"ner.model.preset": "seed_readme", "ner.train.epochs": 50, "ner.train.batch_size": 8},
     "seed_train": {"ner.model.preset": "seed_train", "ner.train.epochs": 50, "ner.train.batch_size": 8},
-    "default_softmax": {"ner.model.preset": "default", "ner.model.output": "dense"},
-    "default_crf": {"ner.model.preset": "default", "ner.model.output": "crf"},
-    "default_crf_no_gcn": {"ner.model.preset": "default", "ner.model.output": "crf", "ner.model.gcn_layers": 0},
+    "default_softmax": {"ner.model.preset": "default", "ner.model.output": "dense", **SENTENCE_LEVEL},
+    "default_crf": {"ner.model.preset": "default", "ner.model.output": "crf", **SENTENCE_LEVEL},
+    "default_crf_no_gcn": {"ner.model.preset": "default", "ner.model.output": "crf", "ner.model.gcn_layers": 0,
+                           **SENTENCE_LEVEL},
+    # The document-level default (dependency arcs + document edges, gated, IOBES, document
+    # batches) and its ablations; every one trains on the same document batches.
+    "graph": {"ner.model.preset": "default", "ner.train.batches": "documents"},
+    "no_graph": {"ner.model.preset": "default", "ner.model.gcn_layers": 0, "ner.train.batches": "documents"},
+    "dependency_arcs_only": {"ner.model.preset": "default", "ner.model.doc_neighbours": 0,
+                             "ner.train.batches": "documents"},
+    "document_edges_only": {"ner.model.preset": "default", "ner.model.dependency_arcs": False,
+                            "ner.train.batches": "documents"},
 }
 # Keep the model fields a variant does not name at the preset's value, whatever the
 # project's params.yaml overrides.
-MODEL_OVERRIDES = ("dropout", "combine", "num_bases", "gcn_units", "context_units", "char_filters", "output",
-                   "gcn_layers")
+MODEL_OVERRIDES = tuple(f for f in NerModel.model_fields if f != "preset")
 
 RUN_SCRIPT = """
 import json, sys, time

@@ -8,11 +8,14 @@ one name into two types. A CRF scores whole tag sequences instead:
 
 log Z comes from the forward algorithm (a scan over time with log-sum-exp), the best
 sequence from Viterbi (a scan with max/argmax, then a reverse scan over backpointers).
-Masks are left-aligned (ones, then padding zeros; length >= 1): a padded step leaves the
-forward/Viterbi state unchanged, so ``end`` is added at each sequence's own last token.
 
-Hard constraints (``allowed``, e.g. from :func:`bio_constraints`) add a large negative
-score to forbidden transitions and starts, so no decoded sequence uses them.
+Masks are left-aligned (ones, then padding zeros): a padded step leaves the
+forward/Viterbi state unchanged, so ``end`` is added at each sequence's own last token.
+An empty row (length 0, batch padding) gets a finite, meaningless score: callers weight
+it out (models.ner.CrfTagger).
+
+Hard constraints (``allowed``, e.g. from :func:`tag_constraints`) add a large negative
+score to forbidden transitions, starts and ends, so no decoded sequence uses them.
 
 The layer and the two algorithms are checked against brute-force enumeration
 (tests/unit/models/test_crf.py); models/ner.py puts the layer on top of the tagger
@@ -27,18 +30,25 @@ from keras import layers, ops
 FORBIDDEN = -1e4  # added to a forbidden transition's score: exp(-1e4) underflows to 0
 
 
-def bio_constraints(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(allowed transitions (T, T), allowed starts (T,)) for IOB2 labels: ``I-X`` only
-    after ``B-X`` or ``I-X``, and never first."""
+def tag_constraints(labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(allowed transitions (T, T), allowed starts (T,), allowed ends (T,)) for IOB2 or
+    IOBES labels. IOB2: ``I-X`` only after ``B-X`` or ``I-X``, never first. IOBES also:
+    after ``B-X``/``I-X`` only ``I-X``/``E-X``, ``E-X``/``S-X`` close a chunk, and a
+    sentence never ends inside one."""
     T = len(labels)
+    iobes = any(t[:2] in ("E-", "S-") for t in labels)
+    inside = lambda t: t[:2] in (("I-", "E-") if iobes else ("I-",))  # noqa: E731  (continues a chunk)
+    open_ = lambda t: iobes and t[:2] in ("B-", "I-")  # noqa: E731  (must be continued)
     allowed = np.ones((T, T), bool)
-    start = np.ones(T, bool)
-    for j, to in enumerate(labels):
-        if to.startswith("I-"):
-            start[j] = False
-            for i, frm in enumerate(labels):
-                allowed[i, j] = frm in (f"B-{to[2:]}", to)
-    return allowed, start
+    for i, frm in enumerate(labels):
+        for j, to in enumerate(labels):
+            if inside(to):
+                allowed[i, j] = frm[2:] == to[2:] and frm[:2] in ("B-", "I-")
+            elif open_(frm):
+                allowed[i, j] = False
+    start = np.array([not inside(t) for t in labels])
+    end = np.array([not open_(t) for t in labels])
+    return allowed, start, end
 
 
 def _time_major(emissions, mask):
@@ -62,7 +72,7 @@ def sequence_score(emissions, tags, mask, transitions, start, end):
     pair = ops.take(ops.reshape(transitions, (-1,)), tags[:, :-1] * num_tags + tags[:, 1:])
     binary = ops.sum(pair * m[:, 1:], axis=1)
     lengths = ops.cast(ops.sum(m, axis=1), "int32")
-    last = ops.take_along_axis(tags, (lengths - 1)[:, None], axis=1)[:, 0]
+    last = ops.take_along_axis(tags, ops.maximum(lengths - 1, 0)[:, None], axis=1)[:, 0]  # an empty row: index 0
     return ops.take(start, tags[:, 0]) + unary + binary + ops.take(end, last)
 
 
@@ -124,11 +134,11 @@ class CRF(layers.Layer):
     emission scores through (the loss reads them with the potentials); in inference it
     returns the Viterbi path one-hot (B, n, T), so ``argmax`` gives the tags."""
 
-    def __init__(self, num_tags: int, allowed=None, allowed_start=None, **kwargs):
+    def __init__(self, num_tags: int, allowed=None, allowed_start=None, allowed_end=None, **kwargs):
         super().__init__(**kwargs)
         self.num_tags = num_tags
-        self.allowed = None if allowed is None else np.asarray(allowed, bool).tolist()
-        self.allowed_start = None if allowed_start is None else np.asarray(allowed_start, bool).tolist()
+        as_list = lambda a: None if a is None else np.asarray(a, bool).tolist()  # noqa: E731
+        self.allowed, self.allowed_start, self.allowed_end = as_list(allowed), as_list(allowed_start), as_list(allowed_end)
 
     def build(self, input_shape):
         init = keras.initializers.Zeros()
@@ -138,13 +148,13 @@ class CRF(layers.Layer):
 
     def potentials(self):
         """(transitions, start, end) with the hard constraints applied."""
-        transitions, start = self.transitions, self.start
-        if self.allowed is not None:
-            transitions = transitions + ops.convert_to_tensor(
-                np.where(self.allowed, 0.0, FORBIDDEN).astype("float32"))
-        if self.allowed_start is not None:
-            start = start + ops.convert_to_tensor(np.where(self.allowed_start, 0.0, FORBIDDEN).astype("float32"))
-        return transitions, start, self.end
+        def constrain(scores, allowed):
+            if allowed is None:
+                return scores
+            return scores + ops.convert_to_tensor(np.where(allowed, 0.0, FORBIDDEN).astype("float32"))
+
+        return (constrain(self.transitions, self.allowed), constrain(self.start, self.allowed_start),
+                constrain(self.end, self.allowed_end))
 
     def call(self, emissions, mask=None, training=None):
         if training:
@@ -167,4 +177,4 @@ class CRF(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_tags": self.num_tags, "allowed": self.allowed,
-                "allowed_start": self.allowed_start}
+                "allowed_start": self.allowed_start, "allowed_end": self.allowed_end}

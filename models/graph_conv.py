@@ -17,6 +17,14 @@ Relations (``L`` = number of dependency labels):
   L                token i <- token i-1                (consecutive_links)
   +offset          the same set reversed: head <- dependent, i <- i+1 (backward_links)
   last             token <- itself                      (self_links)
+  +1, +2           token <- an earlier / a later repeat of its mention in the same
+                   document (document_edges; the batch brings them as ``doc_src``,
+                   see tasks/ner/batches.py), after everything above
+
+Document edges are what a sentence-level tagger cannot see: "Clinton said" three
+sentences after "Bill Clinton" (GraphIE, Qian et al. 2019). ``dependency_arcs=False``
+drops the parser's arcs (head <-> dependent) and keeps the rest: the ablation that
+measures them.
 
 Options mirror the original, with its bugs fixed:
   combine="sum"   R-GCN (Schlichtkrull/Kipf): messages of all relations add up.
@@ -31,6 +39,9 @@ Options mirror the original, with its bugs fixed:
                   decomposition W_r = sum_b a_rb V_b, which cuts the cost from R to B
                   matrix products per node.
   use_bias        one bias per output unit (the original had one per position).
+  gates           edge gates (Marcheggiani & Titov 2017): each message is scaled by
+                  sigmoid(h_src . v_rel + b_rel), so the layer can learn to ignore a
+                  wrong parser arc or a spurious repeat, edge by edge.
 Padded positions (mask False) send and receive nothing and output zeros.
 """
 from __future__ import annotations
@@ -39,13 +50,16 @@ import keras
 from keras import ops
 
 
-def relation_count(num_dep_labels: int, self_links: bool, consecutive_links: bool, backward_links: bool) -> int:
+def relation_count(num_dep_labels: int, self_links: bool, consecutive_links: bool, backward_links: bool,
+                   document_edges: bool = False) -> int:
     forward = num_dep_labels + int(consecutive_links)
-    return forward * (2 if backward_links else 1) + int(self_links)
+    return forward * (2 if backward_links else 1) + int(self_links) + 2 * int(document_edges)
 
 
-def edge_list(heads, rels, mask, num_dep_labels: int, self_links: bool, consecutive_links: bool, backward_links: bool):
-    """Flat ``(src, dst, rel, weight)`` arrays over the ``batch * n`` nodes of a batch.
+def edge_list(heads, rels, mask, num_dep_labels: int, self_links: bool, consecutive_links: bool, backward_links: bool,
+              doc_src=None, dependency_arcs: bool = True):
+    """Flat ``(src, dst, rel, weight)`` arrays over the ``batch * n`` nodes of a batch;
+    ``doc_src`` (batch, n, k) adds the document edges (flat source positions, -1: none).
 
     ``weight`` is 0.0 for edges that touch padding, so shapes stay static (jit-friendly).
     """
@@ -64,12 +78,13 @@ def edge_list(heads, rels, mask, num_dep_labels: int, self_links: bool, consecut
     prev_valid = ops.concatenate([zero[:, :1], valid[:, :-1]], axis=1) * valid
     next_valid = ops.concatenate([valid[:, 1:], zero[:, :1]], axis=1) * valid
 
-    src, dst, rel, wt = [head_node], [node], [rels], [valid]
+    arcs = valid if dependency_arcs else zero
+    src, dst, rel, wt = [head_node], [node], [rels], [arcs]
     if consecutive_links:
         src.append(ops.maximum(node - 1, 0)); dst.append(node)
         rel.append(ops.full_like(rels, num_dep_labels)); wt.append(prev_valid)
     if backward_links:
-        src.append(node); dst.append(head_node); rel.append(rels + offset); wt.append(valid)
+        src.append(node); dst.append(head_node); rel.append(rels + offset); wt.append(arcs)
         if consecutive_links:
             src.append(ops.minimum(node + 1, batch * n - 1)); dst.append(node)
             rel.append(ops.full_like(rels, num_dep_labels + offset)); wt.append(next_valid)
@@ -77,17 +92,26 @@ def edge_list(heads, rels, mask, num_dep_labels: int, self_links: bool, consecut
         src.append(node); dst.append(node)
         rel.append(ops.full_like(rels, relation_count(num_dep_labels, False, consecutive_links, backward_links)))
         wt.append(valid)
-    flat = lambda xs: ops.reshape(ops.stack(xs, axis=0), (-1,))  # noqa: E731
+    if doc_src is not None:
+        doc_src = ops.cast(doc_src, "int32")
+        present = ops.cast(ops.greater_equal(doc_src, 0), "float32") * valid[..., None]
+        doc_dst = ops.broadcast_to(node[..., None], ops.shape(doc_src))
+        first = relation_count(num_dep_labels, self_links, consecutive_links, backward_links)
+        src.append(ops.maximum(doc_src, 0)); dst.append(doc_dst); wt.append(present)
+        rel.append(first + ops.cast(ops.greater(doc_src, doc_dst), "int32"))  # +0 earlier, +1 later
+    flat = lambda xs: ops.concatenate([ops.reshape(x, (-1,)) for x in xs], axis=0)  # noqa: E731
     return flat(src), flat(dst), flat(rel), flat(wt)
 
 
 @keras.saving.register_keras_serializable(package="gnn")
 class GraphConvolution(keras.layers.Layer):
-    """Inputs ``[h (B,n,d), heads (B,n), rels (B,n)]`` and ``mask`` (B,n) -> (B,n,units)."""
+    """Inputs ``[h (B,n,d), heads (B,n), rels (B,n)]``, plus ``doc_src (B,n,k)`` when
+    ``document_edges``, and ``mask`` (B,n) -> (B,n,units)."""
 
     def __init__(self, units: int, num_dep_labels: int, activation=None, self_links: bool = True,
                  consecutive_links: bool = True, backward_links: bool = True, edge_weighting: bool = False,
                  combine: str = "sum", normalize: bool = False, num_bases: int = 0, use_bias: bool = True,
+                 document_edges: bool = False, dependency_arcs: bool = True, gates: bool = False,
                  kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if combine not in ("sum", "max"):
@@ -97,9 +121,11 @@ class GraphConvolution(keras.layers.Layer):
         self.self_links, self.consecutive_links, self.backward_links = self_links, consecutive_links, backward_links
         self.edge_weighting, self.combine, self.normalize = edge_weighting, combine, normalize
         self.num_bases, self.use_bias = int(num_bases), use_bias
+        self.document_edges, self.dependency_arcs, self.gates = document_edges, dependency_arcs, gates
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.num_relations = relation_count(num_dep_labels, self_links, consecutive_links, backward_links)
+        self.num_relations = relation_count(num_dep_labels, self_links, consecutive_links, backward_links,
+                                            document_edges)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -113,11 +139,16 @@ class GraphConvolution(keras.layers.Layer):
             self.kernel = self.add_weight(name="kernel", shape=(d, R * u), initializer=init, regularizer=reg)
         if self.edge_weighting:
             self.edge_weights = self.add_weight(name="edge_weights", shape=(R,), initializer="ones")
+        if self.gates:
+            # Zero-initialised gates start every edge at sigmoid(0) = 0.5 (a uniform scale).
+            self.gate_kernel = self.add_weight(name="gate_kernel", shape=(d, R), initializer="zeros")
+            self.gate_bias = self.add_weight(name="gate_bias", shape=(R,), initializer="zeros")
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(u,), initializer="zeros")
 
     def call(self, inputs, mask=None):
-        h, heads, rels = inputs
+        h, heads, rels = inputs[:3]
+        doc_src = inputs[3] if self.document_edges else None
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         batch, n = ops.shape(h)[0], ops.shape(h)[1]
@@ -125,7 +156,7 @@ class GraphConvolution(keras.layers.Layer):
             mask = ops.ones((batch, n), dtype="bool")
         R, u = self.num_relations, self.units
         src, dst, rel, wt = edge_list(heads, rels, mask, self.num_dep_labels, self.self_links,
-                                      self.consecutive_links, self.backward_links)
+                                      self.consecutive_links, self.backward_links, doc_src, self.dependency_arcs)
         nodes = ops.reshape(h, (-1, ops.shape(h)[-1]))
         num_nodes = ops.shape(nodes)[0]
         if self.num_bases:
@@ -138,6 +169,10 @@ class GraphConvolution(keras.layers.Layer):
         scale = wt
         if self.edge_weighting:
             scale = scale * ops.take(self.edge_weights, rel, axis=0)
+        if self.gates:
+            logits = ops.reshape(ops.matmul(nodes, ops.cast(self.gate_kernel, nodes.dtype)), (-1,))  # (N*R,)
+            gate = ops.sigmoid(ops.take(logits, src * R + rel) + ops.take(ops.cast(self.gate_bias, nodes.dtype), rel))
+            scale = scale * ops.cast(gate, scale.dtype)
         group = dst * R + rel
         if self.normalize:
             counts = ops.segment_sum(wt, group, num_segments=num_nodes * R)
@@ -165,7 +200,8 @@ class GraphConvolution(keras.layers.Layer):
                       activation=keras.activations.serialize(self.activation), self_links=self.self_links,
                       consecutive_links=self.consecutive_links, backward_links=self.backward_links,
                       edge_weighting=self.edge_weighting, combine=self.combine, normalize=self.normalize,
-                      num_bases=self.num_bases, use_bias=self.use_bias,
+                      num_bases=self.num_bases, use_bias=self.use_bias, document_edges=self.document_edges,
+                      dependency_arcs=self.dependency_arcs, gates=self.gates,
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
                       kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer))
         return config

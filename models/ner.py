@@ -10,8 +10,10 @@ Presets:
                literature shows matters (Ma & Hovy 2016; Cetoli et al. 2017): trainable
                vectors, casing features, a character CNN, and a BiLSTM context layer
                whose states the GCN then mixes along the dependency tree (basis-
-               decomposed relation weights, normalised, edge-weighted). The output sees
-               the BiLSTM state and the GCN state side by side.
+               decomposed relation weights, normalised, edge-weighted, gated). Its graph
+               also links the repeats of a capitalised word across the sentences of a
+               document (document edges), and it learns IOBES tags.
+               The output sees the BiLSTM state and the GCN state side by side.
 Output heads (``output``): ``dense`` (a per-token softmax), ``crf`` (per-token scores
 into a linear-chain CRF, see models/crf.py: trained on the sequence log-likelihood,
 decoded by Viterbi, so ``O I-PER`` cannot come out) or ``gcn`` (seed_readme's last GCN
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-from models.crf import CRF, bio_constraints
+from models.crf import CRF, tag_constraints
 from models.graph_conv import GraphConvolution
 
 
@@ -47,6 +49,15 @@ class NerModelConfig:
     normalize: bool = False
     num_bases: int = 0
     edge_weighting: bool = False
+    doc_neighbours: int = 0      # document edges per token (0: none; see tasks/ner/batches.py)
+    dependency_arcs: bool = True  # False: the graph keeps no parser arc (the document-edges-only ablation)
+    edge_gates: bool = False     # Marcheggiani & Titov's scalar gate on every edge
+    tag_scheme: str = "iob2"     # iob2 | iobes: the labels the output layer learns (scored as IOB2)
+
+    @property
+    def document_inputs(self) -> int:
+        """Document edges per token the model reads (0 when it has no graph convolution)."""
+        return self.doc_neighbours if self.gcn_units else 0
 
 
 PRESETS: dict[str, NerModelConfig] = {
@@ -54,7 +65,8 @@ PRESETS: dict[str, NerModelConfig] = {
     "seed_train": NerModelConfig(gcn_units=(256, 256), output="dense"),
     "default": NerModelConfig(trainable_embeddings=True, casing_dim=8, char_filters=50, context_units=100,
                               gcn_units=(150,), output="crf", skip_connection=True, normalize=True,
-                              num_bases=8, edge_weighting=True),
+                              num_bases=8, edge_weighting=True, doc_neighbours=6, edge_gates=True,
+                              tag_scheme="iobes"),
 }
 
 
@@ -87,7 +99,11 @@ class CrfTagger(keras.Model):
             raise NotImplementedError("a CRF tagger has no evaluate() loss: score its predictions (span F1)")
         crf = self.get_layer("crf")
         mask = ops.not_equal(x["words"], 0)
-        loss = -ops.mean(crf.log_likelihood(y_pred, y, mask))
+        # Mean over real sentences: a batch padded with empty rows (document batches)
+        # must weigh each sentence as a full one does.
+        real = ops.cast(ops.any(mask, axis=1), "float32")
+        ll = crf.log_likelihood(y_pred, y, mask) * real
+        loss = -ops.sum(ll) / ops.maximum(ops.sum(real), 1.0)
         for extra in self.losses:
             loss = loss + ops.sum(ops.cast(extra, loss.dtype))
         return loss
@@ -124,12 +140,17 @@ class CharCNN(layers.Layer):
 def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int, num_chars: int,
                     num_labels: int, num_dep_labels: int, num_casings: int = 8,
                     labels: list[str] | None = None) -> keras.Model:
-    """The tagger; ``labels`` (IOB2 names) give a CRF output its hard BIO constraints."""
+    """The tagger; ``labels`` (IOB2 or IOBES names) give a CRF output its hard constraints."""
     words = keras.Input((None,), dtype="int32", name="words")
     casing = keras.Input((None,), dtype="int32", name="casing")
     chars = keras.Input((None, None), dtype="int32", name="chars")
     heads = keras.Input((None,), dtype="int32", name="heads")
     rels = keras.Input((None,), dtype="int32", name="rels")
+    graph = [heads, rels]
+    inputs = {"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}
+    if config.document_inputs:
+        inputs["doc_src"] = keras.Input((None, config.document_inputs), dtype="int32", name="doc_src")
+        graph.append(inputs["doc_src"])
     mask = ops.not_equal(words, 0)
 
     features = [layers.Embedding(vocab_size, embedding_dim, trainable=config.trainable_embeddings,
@@ -146,16 +167,18 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     before_gcn = x
 
     gcn = dict(num_dep_labels=num_dep_labels, combine=config.combine, normalize=config.normalize,
-               num_bases=config.num_bases, edge_weighting=config.edge_weighting)
+               num_bases=config.num_bases, edge_weighting=config.edge_weighting,
+               document_edges=bool(config.document_inputs), dependency_arcs=config.dependency_arcs,
+               gates=config.edge_gates)
     for i, units in enumerate(config.gcn_units):
         if config.context_units or i > 0:
             x = layers.Dropout(config.dropout)(x)
-        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, heads, rels], mask=mask)
+        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, *graph], mask=mask)
 
     if config.output == "gcn":
         x = layers.Dropout(config.dropout)(x)
         scores = GraphConvolution(num_labels, backward_links=False, name="gcn_out", dtype="float32",
-                                  **gcn)([x, heads, rels], mask=mask)
+                                  **gcn)([x, *graph], mask=mask)
         # Softmax after the layer, not inside it: the layer zeroes padded positions, and a
         # softmax output of all zeros makes JAX's cross-entropy 0/0 = NaN there (NaN x a
         # zero weight is still NaN); zero scores give a harmless uniform row instead.
@@ -166,10 +189,9 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
         x = layers.Dropout(config.dropout)(x)
         if config.output == "crf":
             scores = layers.Dense(num_labels, name="tags", dtype="float32")(x)
-            allowed, allowed_start = bio_constraints(labels) if labels else (None, None)
-            out = CRF(num_labels, allowed, allowed_start, name="crf", dtype="float32")(scores, mask=mask)
+            constraints = tag_constraints(labels) if labels else (None, None, None)
+            out = CRF(num_labels, *constraints, name="crf", dtype="float32")(scores, mask=mask)
         else:
             out = layers.Dense(num_labels, activation="softmax", name="tags", dtype="float32")(x)
-    inputs = {"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}
     model_class = CrfTagger if config.output == "crf" else keras.Model
     return model_class(inputs, out, name="gcn_ner")

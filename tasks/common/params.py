@@ -66,6 +66,13 @@ class NerModel(Strict):
     output: Literal["dense", "crf", "gcn"] | None = F(
         "Output head: dense softmax, linear-chain CRF, or a GCN softmax; null keeps the preset's")
     gcn_layers: int | None = F("Graph convolution layers (0: none, the ablation); null keeps the preset's", ge=0)
+    doc_neighbours: int | None = F(
+        "Document edges per token: nearest repeats of its capitalised word in the document (0: none); "
+        "null keeps the preset's", ge=0)
+    dependency_arcs: bool | None = F("Graph edges along the parser's arcs (false: the ablation); null keeps the preset's")
+    edge_gates: bool | None = F("A learned sigmoid gate on every graph edge; null keeps the preset's")
+    tag_scheme: Literal["iob2", "iobes"] | None = F("Labels the tagger learns (always scored as IOB2); "
+                                                    "null keeps the preset's")
 
 
 class NerTrain(Strict):
@@ -76,6 +83,8 @@ class NerTrain(Strict):
     seed: int = F("Seed for weights, shuffling and dropout")
     mixed_precision: bool = F("Train in mixed float16 (GPUs only)")
     max_word_length: int = F("Characters kept per word for the char CNN", ge=1)
+    batches: Literal["documents", "lengths"] = F(
+        "Batches of whole document windows (what document edges need) or of sentences of similar length")
 
 
 class NerParams(Strict):

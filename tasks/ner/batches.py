@@ -1,8 +1,20 @@
-"""Prepared NER arrays -> padded, length-bucketed batches (shared by training,
-evaluation and the speed benchmark)."""
+"""Prepared NER arrays -> padded batches (shared by training, evaluation, inference and
+the speed benchmark): length-bucketed sentences, or windows of whole documents that carry
+the document graph's edges.
+
+Document batches: each document is cut into windows of at most ``batch_size`` consecutive
+sentences (CoNLL-2003 train: median 11 sentences per document, 197 at most), and windows
+of similar longest sentence are packed into one batch (padded to a multiple of 8 rows).
+A token's document edges link it to
+the nearest repeats of its mention key (features.mention_key) in its own window, at most
+``doc_neighbours`` of them (half before it, half after), so a batch holds at most
+``batch_size * n * doc_neighbours`` extra edges: memory and time stay bounded by the
+batch, whatever the document's length. No edge crosses a document boundary.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -36,6 +48,14 @@ class NerSplit:
     head: list[np.ndarray]
     rel: list[np.ndarray]
     chars: list[list[np.ndarray]]
+    doc: np.ndarray = field(default=None)                # per sentence; None: each sentence its own document
+    mention: list[np.ndarray] = field(default=None)      # per token: mention key id, -1 none; None: no keys
+
+    def __post_init__(self):
+        if self.doc is None:
+            self.doc = np.arange(len(self.word), dtype=np.int32)
+        if self.mention is None:
+            self.mention = mention_ids(self.tokens)
 
     def __len__(self) -> int:
         return len(self.word)
@@ -43,6 +63,21 @@ class NerSplit:
     @property
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(w) for w in self.word), np.int64, len(self.word))
+
+
+def mention_ids(tokens: list[list[str]]) -> list[np.ndarray]:
+    """Per sentence, each token's mention key as an id shared by equal keys (-1: none)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from tasks.ner.features import mention_key
+
+    ids: dict[str, int] = {}
+    out = []
+    for sentence in tokens:
+        keys = (mention_key(str(t), STOP_WORDS) for t in sentence)
+        out.append(np.fromiter((-1 if k is None else ids.setdefault(k, len(ids)) for k in keys), np.int32,
+                               len(sentence)))
+    return out
 
 
 def load_split(path: Path | str) -> NerSplit:
@@ -57,6 +92,7 @@ def load_split(path: Path | str) -> NerSplit:
         tokens=[list(t) for t in np.split(a["tokens"], cuts)],
         word=split("word"), casing=split("casing"), label=split("label"), head=split("head"), rel=split("rel"),
         chars=[token_chars[starts[i]:starts[i + 1]] for i in range(len(a["sent_len"]))],
+        doc=a.get("doc"),
     )
 
 
@@ -68,13 +104,52 @@ def _round_up(x: int, m: int) -> int:
     return max(m, -(-x // m) * m)
 
 
+def document_edges(split: NerSplit, idx: np.ndarray, n: int, k: int) -> np.ndarray:
+    """(B, n, k) int32: for each token of the batch of sentences ``idx`` padded to ``n``,
+    the flat positions (row * n + token) of the nearest tokens with its mention key in
+    *other* sentences of its document in the batch (a repeat in the same sentence is the
+    BiLSTM's to see): at most ``k - k // 2`` before it and ``k // 2`` after it in batch
+    order; -1 fills the rest. ``idx`` in document order makes batch order document order
+    (document_batches sorts each batch so)."""
+    src = np.full((len(idx), n, k), -1, np.int32)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for row, i in enumerate(idx):
+        for t in np.flatnonzero(split.mention[i] >= 0):
+            groups[(int(split.doc[i]), int(split.mention[i][t]))].append(row * n + int(t))
+    before, after = k - k // 2, k // 2
+    for flat in groups.values():  # appended in batch order: already sorted
+        if len({f // n for f in flat}) < 2:
+            continue  # every repeat in one sentence
+        for j, f in enumerate(flat):
+            earlier = [g for g in flat[:j] if g // n != f // n]
+            later = [g for g in flat[j + 1:] if g // n != f // n]
+            near = earlier[max(0, len(earlier) - before):] + later[:after]
+            src[f // n, f % n, :len(near)] = near
+    return src
+
+
+ROWS_TO = 8  # document batches pad their sentence count to a multiple of this
+
+
+def padded_rows(count: int) -> int:
+    """The rows of a document batch of ``count`` sentences: the next multiple of
+    :data:`ROWS_TO`, so a run sees at most batch_size / 8 row counts per padded length."""
+    return _round_up(count, ROWS_TO)
+
+
 def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
-               ladder: tuple[int, ...] | None = LENGTH_LADDER) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Pad sentences ``idx``; returns (inputs, labels, mask as float weights)."""
+               ladder: tuple[int, ...] | None = LENGTH_LADDER, doc_neighbours: int = 0,
+               rows: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Pad sentences ``idx``; returns (inputs, labels, mask as float weights). With
+    ``doc_neighbours`` > 0 the inputs carry ``doc_src``, the document edges. ``rows`` >
+    len(idx) adds empty rows (no token: masked everywhere, weight 0), so batches of
+    packed document windows, whose sentence counts vary, share a few batch sizes
+    (:func:`padded_rows`): each new (rows, length) shape costs a trace (TensorFlow) or a
+    compile (JAX), and one per sentence count made an epoch 1.3x slower."""
     lengths = [len(split.word[i]) for i in idx]
     n = padded_length(max(lengths), ladder)
     c = max_word_length  # fixed: Keras' dataset adapter fixes every dim but batch and length
-    B = len(idx)
+    B = max(len(idx), rows)
     x = {k: np.zeros((B, n), np.int32) for k in ("words", "casing", "heads", "rels")}
     x["chars"] = np.zeros((B, n, c), np.int32)
     y = np.zeros((B, n), np.int32)
@@ -88,6 +163,10 @@ def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
         for t, ch in enumerate(split.chars[i]):
             ch = ch[:max_word_length]
             x["chars"][row, t, :len(ch)] = ch
+    if doc_neighbours:
+        x["doc_src"] = np.full((B, n, doc_neighbours), -1, np.int32)
+        x["doc_src"][:len(idx)] = document_edges(split, idx, n, doc_neighbours)
+    lengths += [0] * (B - len(idx))
     weights = (np.arange(n)[None, :] < np.asarray(lengths)[:, None]).astype(np.float32)
     return x, y, weights
 
@@ -107,6 +186,30 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     return batches
 
 
+def document_batches(split: NerSplit, batch_size: int, rng: np.random.Generator | None,
+                     ladder: tuple[int, ...] | None = LENGTH_LADDER) -> list[np.ndarray]:
+    """Windows of at most ``batch_size`` consecutive sentences of one document, packed
+    into batches of at most ``batch_size`` sentences by their longest sentence (so a
+    batch pads little), each batch in document order. With ``rng``: random tie-breaks and
+    batch order per call; the windows themselves never change."""
+    starts = np.flatnonzero(np.diff(split.doc, prepend=split.doc[:1] - 1))
+    windows = [w for a, b in zip(starts, list(starts[1:]) + [len(split)])
+               for w in np.array_split(np.arange(a, b), -(-(b - a) // batch_size))]
+    longest = np.asarray([split.lengths[w].max() for w in windows])
+    ties = np.zeros(len(windows)) if rng is None else rng.random(len(windows))
+    batches, current = [], []
+    for w in np.lexsort((ties, longest)):
+        if current and sum(map(len, current)) + len(windows[w]) > batch_size:
+            batches.append(np.sort(np.concatenate(current)))
+            current = []
+        current.append(windows[w])
+    batches.append(np.sort(np.concatenate(current)))
+    if rng is not None:
+        rng.shuffle(batches)
+        _distinct_first_lengths(batches, split.lengths, ladder)
+    return batches
+
+
 def _distinct_first_lengths(batches: list[np.ndarray], lengths: np.ndarray, ladder) -> None:
     """Keras builds the input signature of a PyDataset from its first two batches and
     fixes every dimension on which they agree: when both pad to one length, every later
@@ -118,25 +221,37 @@ def _distinct_first_lengths(batches: list[np.ndarray], lengths: np.ndarray, ladd
             batches[1], batches[other] = batches[other], batches[1]
 
 
+def batch_indices(split: NerSplit, batch_size: int, rng: np.random.Generator | None, documents: bool,
+                  ladder: tuple[int, ...] | None = LENGTH_LADDER) -> list[np.ndarray]:
+    """Document windows (``documents``) or length buckets."""
+    if documents:
+        return document_batches(split, batch_size, rng, ladder)
+    return bucketed_batches(split.lengths, batch_size, rng, ladder)
+
+
 class BatchSequence(keras.utils.PyDataset):
-    """Bucketed batches for ``model.fit``; reshuffled per epoch from ``seed + epoch``."""
+    """Batches for ``model.fit`` (see :func:`batch_indices`); reshuffled per epoch from
+    ``seed + epoch``. ``doc_neighbours`` > 0 adds the document edges (``doc_src``)."""
 
     def __init__(self, split: NerSplit, batch_size: int, max_word_length: int, seed: int | None,
-                 with_labels: bool = True, epoch: int = 0, ladder: tuple[int, ...] | None = LENGTH_LADDER):
+                 with_labels: bool = True, epoch: int = 0, ladder: tuple[int, ...] | None = LENGTH_LADDER,
+                 documents: bool = False, doc_neighbours: int = 0):
         super().__init__()
         self.split, self.batch_size, self.max_word_length = split, batch_size, max_word_length
         self.seed, self.with_labels, self.epoch, self.ladder = seed, with_labels, epoch, ladder
+        self.documents, self.doc_neighbours = documents, doc_neighbours
         self._reshuffle()
 
     def _reshuffle(self) -> None:
         rng = None if self.seed is None else np.random.default_rng(self.seed + self.epoch)
-        self.batches = bucketed_batches(self.split.lengths, self.batch_size, rng, self.ladder)
+        self.batches = batch_indices(self.split, self.batch_size, rng, self.documents, self.ladder)
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int):
-        x, y, w = make_batch(self.split, self.batches[i], self.max_word_length, self.ladder)
+        x, y, w = make_batch(self.split, self.batches[i], self.max_word_length, self.ladder, self.doc_neighbours,
+                             rows=padded_rows(len(self.batches[i])) if self.documents else 0)
         return (x, y, w) if self.with_labels else (x,)
 
     def on_epoch_end(self) -> None:

@@ -1,5 +1,6 @@
 """CoNLL reader: 4-column (token POS chunk NER) or 2-column (token NER) files, tags in
-IOB1 or IOB2, returned as IOB2. Every defect is reported as ``file:line``."""
+IOB1 or IOB2, returned as IOB2, each sentence with the index of its document (the
+``-DOCSTART-`` lines). Every defect is reported as ``file:line``."""
 from __future__ import annotations
 
 import re
@@ -17,6 +18,7 @@ class Sentence:
     tokens: tuple[str, ...]
     tags: tuple[str, ...]  # IOB2
     line: int  # 1-based line of the first token, for error messages downstream
+    doc: int = 0  # index of the sentence's document in its file
 
 
 def iob1_to_iob2(tags: list[str]) -> list[str]:
@@ -46,19 +48,23 @@ def _decode_lines(path: Path) -> list[str]:
 
 
 def read_conll(path: Path | str, entity_types: list[str] | tuple[str, ...], max_sentences: int = 0) -> list[Sentence]:
-    """Read one CoNLL file. ``max_sentences`` > 0 stops after that many sentences."""
+    """Read one CoNLL file. ``max_sentences`` > 0 stops after that many sentences.
+
+    A ``-DOCSTART-`` line opens a document. A file without any is read as independent
+    sentences (each its own document), so no cross-sentence edge links unrelated text."""
     path = Path(path)
     types = set(entity_types)
     sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
+    doc = -1  # no -DOCSTART- seen yet
     layout: int | None = None
 
     def flush() -> None:
         nonlocal tokens, tags
         if tokens:
-            sentences.append(Sentence(tuple(tokens), tuple(iob1_to_iob2(tags)), start))
+            sentences.append(Sentence(tuple(tokens), tuple(iob1_to_iob2(tags)), start, max(doc, 0)))
         tokens, tags = [], []
 
     for number, line in enumerate(_decode_lines(path), start=1):
@@ -70,6 +76,7 @@ def read_conll(path: Path | str, entity_types: list[str] | tuple[str, ...], max_
         cols = line.split()
         if cols[0] == "-DOCSTART-":
             flush()
+            doc += 1
             continue
         if len(cols) not in _LAYOUTS:
             raise DataError(path, number, f"expected 4 columns ({_LAYOUTS[4]}) or 2 ({_LAYOUTS[2]}), found {len(cols)}")
@@ -95,6 +102,8 @@ def read_conll(path: Path | str, entity_types: list[str] | tuple[str, ...], max_
         flush()
     if not sentences:
         raise DataError(path, None, "no sentences found (empty file?)")
+    if doc < 0:
+        sentences = [Sentence(s.tokens, s.tags, s.line, i) for i, s in enumerate(sentences)]
     return sentences
 
 

@@ -38,3 +38,15 @@ def char_ids(tokens: list[str] | tuple[str, ...], char_index: dict[str, int]) ->
     ids = [char_index.get(ch, UNK) for tok in tokens for ch in tok]
     lengths = [len(tok) for tok in tokens]
     return np.asarray(ids, np.int32), np.asarray(lengths, np.int32)
+
+
+def mention_key(token: str, stop_words: frozenset[str] | set[str]) -> str | None:
+    """What links a token to its repeats elsewhere in the document (the document graph's
+    edges), or None when it links to nothing: a capitalised word (``Clinton``, also
+    ``CLINTON`` in a headline) that is not a stop word (``The``, ``He`` open sentences),
+    compared lower-cased. Entities are capitalised in CoNLL-2003; a lower-case repeat
+    (``said``) says nothing about one, and linking it would only add edges."""
+    if len(token) < 2 or not token[0].isupper() or not any(ch.isalpha() for ch in token):
+        return None
+    low = token.lower()
+    return None if low in stop_words else low

@@ -46,23 +46,39 @@ def load_tagger(artifacts: Path = paths.NER_ARTIFACTS) -> NerTagger:
                      read_json(artifacts / "vocab.json"), info)
 
 
+def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
+    """spaCy's tokens of ``text``, cut into the parser's sentences: one document."""
+    doc = t.nlp(text)
+    sentences = [[tok.text for tok in sent if not tok.is_space] for sent in doc.sents]
+    return [Sentence(tuple(s), ("O",) * len(s), 0, 0) for s in sentences if s]
+
+
 def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
-    """Return ``[(type, entity text), ...]`` for one text."""
-    from tasks.ner.batches import load_split, make_batch
+    """Return ``[(type, entity text), ...]`` for one text, in text order. A text of several
+    sentences is tagged as one document (its sentences linked by the document edges)."""
+    from tasks.ner.batches import document_batches, load_split, make_batch
     from tasks.ner.parsing import parse, split_arrays, vocab_index
+    from tasks.ner.schemes import to_iob2
     from tasks.ner.span_f1 import spans
 
     if not text.strip():
         raise DataError("<text>", None, "empty text: give a sentence to tag")
-    tokens = [tok.text for tok in t.nlp.tokenizer(text) if not tok.is_space]
-    sentence = Sentence(tuple(tokens), ("O",) * len(tokens), 0)
+    sentences = split_sentences(t, text)
     buf = io.BytesIO()
-    np.savez(buf, **split_arrays([sentence], parse([sentence], t.nlp, 1, "text"), vocab_index(t.vocab)))
+    np.savez(buf, **split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), vocab_index(t.vocab)))
     buf.seek(0)
-    x, _, _ = make_batch(load_split(buf), np.array([0]), t.info["max_word_length"])
-    probs = np.asarray(t.model.predict_on_batch(x))[0, :len(tokens)]
-    tags = [t.vocab["labels"][k] for k in probs.argmax(-1)]
-    return [(etype, " ".join(tokens[start:end])) for _, start, end, etype in spans(tags)]
+    split = load_split(buf)
+    labels = t.info["labels"]
+    entities: list[tuple[int, int, str, str]] = []
+    batching = t.info.get("batching", {})  # absent: a model trained before document edges
+    for idx in document_batches(split, batching.get("batch_size", 32), rng=None):
+        x, _, _ = make_batch(split, idx, t.info["max_word_length"], doc_neighbours=batching.get("doc_neighbours", 0))
+        probs = np.asarray(t.model.predict_on_batch(x))
+        for row, i in enumerate(idx):
+            tokens = sentences[i].tokens
+            tags = to_iob2([labels[k] for k in probs[row, :len(tokens)].argmax(-1)])
+            entities += [(i, start, etype, " ".join(tokens[start:end])) for _, start, end, etype in spans(tags)]
+    return [(etype, words) for _, _, etype, words in sorted(entities)]
 
 
 def format_entities(entities: list[tuple[str, str]]) -> str:

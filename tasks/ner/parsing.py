@@ -39,7 +39,7 @@ def parse(sentences: list[Sentence], nlp, batch_size: int, desc: str) -> list[tu
 
 
 def split_arrays(sentences: list[Sentence], parses, index: dict[str, dict[str, int]]) -> dict[str, np.ndarray]:
-    """Flat arrays of one split: ``sent_len`` per sentence; per token ``word``, ``casing``,
+    """Flat arrays of one split: ``sent_len`` and ``doc`` per sentence; per token ``word``, ``casing``,
     ``label``, ``head`` (index inside the sentence; ROOT points at itself), ``rel``,
     ``char_len`` and the flat ``chars``; ``tokens`` as a unicode array."""
     tokens = [t for s in sentences for t in s.tokens]
@@ -47,6 +47,7 @@ def split_arrays(sentences: list[Sentence], parses, index: dict[str, dict[str, i
     rel_ids = index["relations"]
     return {
         "sent_len": np.asarray([len(s.tokens) for s in sentences], np.int32),
+        "doc": np.asarray([s.doc for s in sentences], np.int32),
         "tokens": np.asarray(tokens, dtype=str),
         "word": np.asarray([index["words"].get(word_key(t, index["words"]), UNK) for t in tokens], np.int32),
         "casing": np.asarray([casing(t) for t in tokens], np.int8),

@@ -38,20 +38,27 @@ def describe_device() -> str:
     return backend
 
 
-def predict_tags(model, split, labels: list[str], batch_size: int, max_word_length: int) -> list[list[str]]:
-    from tasks.ner.batches import bucketed_batches, make_batch
+def predict_tags(model, split, labels: list[str], batch_size: int, max_word_length: int, documents: bool = False,
+                 doc_neighbours: int = 0) -> list[list[str]]:
+    """IOB2 tags of every sentence (a model of ``labels`` in IOBES is read back as IOB2),
+    in batches as training made them: document windows carry their document edges."""
+    from tasks.ner.batches import batch_indices, make_batch, padded_rows
+    from tasks.ner.schemes import to_iob2
 
     out: list[list[str]] = [[] for _ in range(len(split))]
-    for idx in bucketed_batches(split.lengths, batch_size, rng=None):
-        x, _, _ = make_batch(split, idx, max_word_length)
+    for idx in batch_indices(split, batch_size, None, documents):
+        x, _, _ = make_batch(split, idx, max_word_length, doc_neighbours=doc_neighbours,
+                             rows=padded_rows(len(idx)) if documents else 0)
         probs = np.asarray(model.predict_on_batch(x))
         for row, i in enumerate(idx):
-            out[i] = [labels[k] for k in probs[row, :len(split.word[i])].argmax(-1)]
+            out[i] = to_iob2([labels[k] for k in probs[row, :len(split.word[i])].argmax(-1)])
     return out
 
 
 def gold_tags(split, labels: list[str]) -> list[list[str]]:
-    return [[labels[k] for k in sent] for sent in split.label]
+    from tasks.ner.schemes import to_iob2
+
+    return [to_iob2([labels[k] for k in sent]) for sent in split.label]
 
 
 def code_digest() -> str:
@@ -60,9 +67,11 @@ def code_digest() -> str:
     import models.graph_conv
     import models.ner
     import tasks.ner.batches
+    import tasks.ner.features
+    import tasks.ner.schemes
 
     files = [Path(m.__file__) for m in (models.crf, models.graph_conv, models.ner, tasks.ner.batches,
-                                        sys.modules[__name__])]
+                                        tasks.ner.features, tasks.ner.schemes, sys.modules[__name__])]
     return tree_digest(*files)
 
 
@@ -89,9 +98,12 @@ def model_info(params: NerParams, config, vocab: dict) -> dict:
     """Everything inference needs besides the weights, stored next to them."""
     import dataclasses
 
+    from tasks.ner.schemes import scheme_labels
+
     return {"preset": params.model.preset, "config": dataclasses.asdict(config),
             "spacy_model": params.spacy.model, "max_word_length": params.train.max_word_length,
-            "labels": vocab["labels"], "sizes": {k: len(vocab[k]) for k in ("words", "chars", "relations")},
+            "labels": scheme_labels(vocab["labels"], config.tag_scheme),
+            "batching": {"batch_size": params.train.batch_size, **batching(params.train, config)}, "sizes": {k: len(vocab[k]) for k in ("words", "chars", "relations")},
             "embeddings": params.embeddings.source}
 
 
@@ -132,28 +144,33 @@ class Checkpoint:
 @dataclass(frozen=True)
 class NerData:
     vocab: dict
-    splits: dict          # name -> NerSplit
+    splits: dict          # name -> NerSplit, label ids of ``labels``
     embeddings: np.ndarray
-
-    @property
-    def labels(self) -> list[str]:
-        return self.vocab["labels"]
+    labels: list[str]     # the tagger's labels: vocab.json's IOB2 ones, or their IOBES form
 
 
-def load_prepared(prepared: Path) -> NerData:
+def load_prepared(prepared: Path, tag_scheme: str = "iob2") -> NerData:
+    """The prepared splits, their labels in ``tag_scheme``."""
+    import dataclasses
+
     from tasks.ner.batches import load_split, load_vocab
+    from tasks.ner.schemes import relabel, scheme_labels
 
-    return NerData(load_vocab(prepared), {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")},
-                   np.load(prepared / "embeddings.npy"))
+    vocab = load_vocab(prepared)
+    labels = scheme_labels(vocab["labels"], tag_scheme)
+    splits = {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")}
+    if labels != vocab["labels"]:
+        splits = {name: dataclasses.replace(split, label=[np.asarray(relabel(ids, vocab["labels"], labels), np.int8)
+                                                          for ids in split.label])
+                  for name, split in splits.items()}
+    return NerData(vocab, splits, np.load(prepared / "embeddings.npy"), labels)
 
 
 def model_config(params: NerParams):
     from models.ner import resolve_config
 
-    m = params.model
-    return resolve_config(m.preset, dropout=m.dropout, combine=m.combine, num_bases=m.num_bases,
-                          gcn_units=m.gcn_units, context_units=m.context_units, char_filters=m.char_filters,
-                          output=m.output, gcn_layers=m.gcn_layers)
+    m = params.model.model_dump()
+    return resolve_config(m.pop("preset"), gcn_layers=m.pop("gcn_layers"), **m)
 
 
 def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoint):
@@ -178,7 +195,12 @@ def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoin
     return model, {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
 
 
-def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint):
+def batching(tp, config) -> dict:
+    """How batches are cut for this run, in training and in scoring alike."""
+    return {"documents": tp.batches == "documents", "doc_neighbours": config.document_inputs}
+
+
+def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint, config):
     """What happens after each epoch: dev F1, bookkeeping, checkpoint, early stopping."""
     from tasks.common.epochs import EpochResult
     from tasks.ner.span_f1 import span_scores
@@ -186,7 +208,8 @@ def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint):
     dev_gold = gold_tags(data.splits["dev"], data.labels)
 
     def score(epoch: int, logs: dict, seconds: float) -> EpochResult:
-        dev = span_scores(dev_gold, predict_tags(model, data.splits["dev"], data.labels, 64, tp.max_word_length))
+        dev = span_scores(dev_gold, predict_tags(model, data.splits["dev"], data.labels, tp.batch_size,
+                                                 tp.max_word_length, **batching(tp, config)))
         row = {"epoch": epoch, "train_loss": float(logs["loss"]), "dev_precision": dev["precision"],
                "dev_recall": dev["recall"], "dev_f1": dev["f1"], "seconds": seconds}
         state["history"].append(row)
@@ -205,7 +228,7 @@ def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint):
     return score
 
 
-def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow) -> None:
+def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:
     """Train from ``state['epoch']`` until the last epoch or early stopping; then restore
     the best epoch's weights."""
     from tasks.common.epochs import EpochReporter
@@ -214,21 +237,23 @@ def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow) -> None
     done = state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
     if not done:
         train_seq = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
-                                  epoch=state["epoch"])
-        reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt), mlflow=mlflow)
+                                  epoch=state["epoch"], **batching(tp, config))
+        reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
+                                 mlflow=mlflow)
         model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[reporter], verbose=2)
     model.load_weights(ckpt.best_weights)
     print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
 
 
-def score_splits(model, data: NerData, max_word_length: int) -> tuple[dict, str]:
+def score_splits(model, data: NerData, tp, config) -> tuple[dict, str]:
     """Span scores on dev and test, and the test predictions as text."""
     from tasks.ner.span_f1 import span_scores
 
     results, test_pred = {}, ""
     for name in ("dev", "test"):
         gold = gold_tags(data.splits[name], data.labels)
-        pred = predict_tags(model, data.splits[name], data.labels, 64, max_word_length)
+        pred = predict_tags(model, data.splits[name], data.labels, tp.batch_size, tp.max_word_length,
+                            **batching(tp, config))
         results[name] = span_scores(gold, pred)
         if name == "test":
             test_pred = predictions_text(data.splits["test"], gold, pred)
@@ -261,14 +286,14 @@ def train(params: NerParams, mlflow=None) -> dict:
     if tp.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_float16")
     print(f"device: {describe_device()}", flush=True)
-    data = load_prepared(paths.NER_PREPARED)
     config = model_config(params)
+    data = load_prepared(paths.NER_PREPARED, config.tag_scheme)
     print(f"model: {params.model.preset} {config}", flush=True)
     ckpt = Checkpoint(checkpoint_dir(params, paths.NER_PREPARED))
     model, state = build_or_resume(config, data, tp.learning_rate, ckpt)
     model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
-    fit(model, data, tp, state, ckpt, mlflow)
-    scores, test_pred = score_splits(model, data, tp.max_word_length)
+    fit(model, data, tp, state, ckpt, mlflow, config)
+    scores, test_pred = score_splits(model, data, tp, config)
     results: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"], **scores}
     write_outputs(model, params, config, data.vocab, results, test_pred, state["history"])
     shutil.rmtree(ckpt.folder, ignore_errors=True)  # finished: the outputs now live in DVC's cache

@@ -38,6 +38,19 @@ def ner_backends(root: Path) -> str:
     return block(body, _source(rel, d))
 
 
+def ner_stage_epoch(root: Path) -> str:
+    rel = f"{RESULTS}/ner_stage_epoch.json"
+    d = load(root, rel)
+    rows = [[r["configuration"], r["backend"], r["train_batches"], seconds(r["epochs"][0]["epoch_s"]),
+             *(seconds(r["epochs"][-1][k]) for k in ("epoch_s", "train_s", "dev_scoring_s", "checkpoint_s"))]
+            for r in d["runs"]]
+    body = table(["configuration", "backend", "training batches", "first epoch", "later epoch", "of it: training",
+                  "dev scoring", "checkpoint"], rows)
+    ratios = ", ".join(f"{b} {r:.2f}x" for b, r in d["epoch_ratio_after_over_before"].items())
+    body += f"\n\nDocument-level epoch over sentence-level epoch: **{ratios}**."
+    return block(body, _source(rel, d))
+
+
 def projection(root: Path) -> str:
     rel = f"{RESULTS}/graph_speed.json"
     d = load(root, rel)
@@ -142,6 +155,7 @@ def test_suite(root: Path) -> str:
                               first["date"]))
 
 
-TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-projection": projection,
+TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends,
+          "bench-projection": projection,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

@@ -17,12 +17,17 @@ NER_METRICS = "metrics/ner.json"
 TAGS_METRICS = "metrics/tags.json"
 ORIGINAL_NER_F1 = 82.69  # the original system's claimed test F1 (shared/REFERENCE.md)
 NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is
-    "default_crf": "**`default`**: BiLSTM + char CNN + dependency GCN + CRF",
-    "default_crf_no_gcn": "the same without the GCN (`gcn_layers: 0`, ablation)",
-    "default_softmax": "the same with a softmax output (`output: dense`)",
+    "graph": "**`default`**: BiLSTM + char CNN + gated GCN over dependency arcs and document edges + CRF, IOBES",
+    "no_graph": "the same without the GCN (`gcn_layers: 0`, ablation)",
+    "dependency_arcs_only": "the same without document edges (`doc_neighbours: 0`)",
+    "document_edges_only": "the same without dependency arcs (`dependency_arcs: false`)",
+    "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
+    "default_crf_no_gcn": "previous default without the GCN (ablation)",
+    "default_softmax": "previous default with a softmax output (`output: dense`)",
     "seed_readme": "`seed_readme`: the original README's model",
     "seed_train": "`seed_train`: the original `train.py`",
 }
+NER_ABLATION = {"graph": "no_graph", "default_crf": "default_crf_no_gcn"}  # variant -> the same without its GCN
 TAGS_SAGE = "metrics/tags_sage.json"
 # metrics/tags.json method -> what it is; ``{preset}`` is the served GraphSAGE preset.
 TAG_METHODS = {
@@ -62,7 +67,11 @@ def best_learned(m: dict) -> str:
 
 
 def _seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) -> str:
-    return format_mean_std(*mean_std(run[key] for run in per_seed.values()), digits=digits, scale=scale)
+    """mean ± sample std over the seeds; one seed has no spread, so its value stands alone."""
+    values = [run[key] for run in per_seed.values()]
+    if len(values) == 1:
+        return f"{values[0] * scale:.{digits}f}"
+    return format_mean_std(*mean_std(values), digits=digits, scale=scale)
 
 
 def _ner_run_files(root: Path, variant: str) -> list[dict]:
@@ -95,10 +104,15 @@ def ner_paired(root: Path) -> str:
         dev, test = mean_std(_paired(root, best, other, "dev_f1")), mean_std(test_diffs)
         ahead = sum(d > 0 for d in test_diffs)
         rows.append([f"`{best}` − `{other}`", ", ".join(map(str, diff["seeds"])),
-                     f"{dev[0] * 100:+.2f} ± {dev[1] * 100:.2f}", f"{test[0] * 100:+.2f} ± {test[1] * 100:.2f}",
+                     _signed(dev, len(test_diffs)), _signed(test, len(test_diffs)),
                      f"{ahead} of {len(diff['seeds'])}"])
     body = table(["difference (paired by seed)", "seeds", "dev F1", "test F1", "seeds where test F1 is ahead"], rows)
     return block(body, Source((f"{NER_RUNS}/*.json",)))
+
+
+def _signed(stat: tuple[float, float], n: int) -> str:
+    """A paired difference in F1 points: ``+0.21 ± 0.31``; one seed has no spread."""
+    return f"{stat[0] * 100:+.2f}" + (f" ± {stat[1] * 100:.2f}" if n > 1 else "")
 
 
 def _paired(root: Path, best: str, other: str, key: str) -> list[float]:
@@ -184,7 +198,7 @@ def summary(root: Path) -> str:
     seeds, ner, tag = load(root, NER_SEEDS), load(root, NER_METRICS), load(root, TAGS_METRICS)
     best = seeds["ranked_by_dev_f1"][0]
     runs = {str(r["seed"]): r for r in _ner_run_files(root, best)}
-    no_graph = {str(r["seed"]): r for r in _ner_run_files(root, "default_crf_no_gcn")}
+    no_graph = {str(r["seed"]): r for r in _ner_run_files(root, NER_ABLATION.get(best, ""))}
     learned = best_learned(tag)
     preset = load(root, TAGS_SAGE)["preset"]
 
@@ -193,7 +207,7 @@ def summary(root: Path) -> str:
 
     rows = [
         ["NER, CoNLL-2003 test span F1", f"original claim {ORIGINAL_NER_F1}",
-         f"**{_seed_stat(runs, 'test_f1')}** ({len(runs)} seeds); committed run {pct(ner['test']['f1'])}",
+         f"**{_seed_stat(runs, 'test_f1')}** ({len(runs)} seed{'s' * (len(runs) > 1)}); committed run {pct(ner['test']['f1'])}",
          f"without the GCN {_seed_stat(no_graph, 'test_f1')}" if no_graph else "—"],
         ["Tags, citeulike-t test macro F1 (thresholded)", cell("text", "macro_f1_thresholded"),
          f"**{cell(learned, 'macro_f1_thresholded')}**", cell("label_propagation", "macro_f1_thresholded")],

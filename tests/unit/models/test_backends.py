@@ -27,8 +27,9 @@ model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, nu
                         labels=LABELS)
 model.compile(optimizer=keras.optimizers.Adam(0.005))
 split = legal_labels(tiny_split(np.random.default_rng(3), count=24))
-losses = model.fit(BatchSequence(split, 8, 24, seed=0), epochs=10, verbose=0).history["loss"]
-x, _, _ = make_batch(split, np.arange(len(split)), 24)
+losses = model.fit(BatchSequence(split, 8, 24, seed=0, documents=True, doc_neighbours=config.document_inputs),
+                   epochs=10, verbose=0).history["loss"]
+x, _, _ = make_batch(split, np.arange(len(split)), 24, doc_neighbours=config.document_inputs)
 model.save(sys.argv[1])
 np.save(sys.argv[2], np.asarray(model.predict_on_batch(x)).argmax(-1))
 print(json.dumps({"losses": losses}))
@@ -48,7 +49,8 @@ for preset in sorted(PRESETS):
     config = resolve_config(preset, gcn_units=16)
     model = build_ner_model(config, 30, 6, 20, 9, 45, labels=LABELS)
     model.compile(optimizer="adam", loss=None if config.output == "crf" else "sparse_categorical_crossentropy")
-    x, y, w = make_batch(legal_labels(tiny_split(np.random.default_rng(1))), np.arange(10), 24)
+    x, y, w = make_batch(legal_labels(tiny_split(np.random.default_rng(1))), np.arange(10), 24,
+                         doc_neighbours=config.document_inputs)
     losses[preset] = [float(model.train_on_batch(x, y, sample_weight=w)) for _ in range(3)]
 print(json.dumps(losses))
 """
@@ -74,6 +76,7 @@ def test_crf_brute_force_tests_pass_under_jax():
 def test_default_crf_trains_under_jax_and_predicts_the_same_under_tensorflow(tmp_path):
     import keras
 
+    from models.ner import resolve_config
     from tasks.ner.batches import make_batch
     from tests.unit.models.tiny_ner import legal_labels, tiny_split
 
@@ -90,5 +93,6 @@ def test_default_crf_trains_under_jax_and_predicts_the_same_under_tensorflow(tmp
 
     model = keras.models.load_model(saved)
     split = legal_labels(tiny_split(np.random.default_rng(3), count=24))
-    x, _, _ = make_batch(split, np.arange(len(split)), 24)
+    doc_neighbours = resolve_config("default", output="crf").document_inputs
+    x, _, _ = make_batch(split, np.arange(len(split)), 24, doc_neighbours=doc_neighbours)
     np.testing.assert_array_equal(np.asarray(model.predict_on_batch(x)).argmax(-1), np.load(paths))

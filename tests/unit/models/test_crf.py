@@ -1,15 +1,17 @@
 """The CRF against brute force: on tiny random inputs with masks, the log-likelihood
 equals score(gold) - logsumexp over every tag sequence, and Viterbi's path is the
-highest-scoring sequence (among the allowed ones, with BIO constraints)."""
+highest-scoring sequence (among the allowed ones, with IOB2 or IOBES constraints)."""
 import itertools
 
 import keras
 import numpy as np
 import pytest
 
-from models.crf import CRF, FORBIDDEN, bio_constraints, log_likelihood, viterbi_decode
+from models.crf import CRF, FORBIDDEN, log_likelihood, tag_constraints, viterbi_decode
+from tasks.ner.schemes import iob2_to_iobes, to_iob2
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+IOBES = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
 
 
 def brute_force(emissions, length, transitions, start, end):
@@ -63,32 +65,53 @@ def test_a_single_step_batch():
     assert (ll <= 0).all()
 
 
-def test_bio_constraints_are_never_violated():
-    allowed, allowed_start = bio_constraints(LABELS)
-    assert not allowed_start[LABELS.index("I-PER")] and allowed[LABELS.index("B-PER"), LABELS.index("I-PER")]
-    assert not allowed[LABELS.index("O"), LABELS.index("I-PER")] and not allowed[LABELS.index("B-LOC"), LABELS.index("I-PER")]
-    crf = CRF(len(LABELS), allowed, allowed_start)
-    crf.build((None, None, len(LABELS)))
+def well_formed(tags: list[str], iobes: bool) -> bool:
+    """Brute-force reading of a legal sequence: IOB2 comes out of the conlleval reader
+    unchanged; IOBES survives IOB2 and back."""
+    from tasks.ner.conll import iob1_to_iob2
+
+    if iobes:
+        return iob2_to_iobes(to_iob2(tags)) == tags and iob1_to_iob2(to_iob2(tags)) == to_iob2(tags)
+    return iob1_to_iob2(tags) == tags
+
+
+@pytest.mark.parametrize("labels", [LABELS, IOBES])
+def test_constraints_allow_exactly_the_well_formed_sequences(labels):
+    """Against brute force: every sequence of 4 tags is allowed by the constraints if
+    and only if it is well formed."""
+    allowed, start, end = tag_constraints(labels)
+    iobes = labels is IOBES
+    for seq in itertools.product(range(len(labels)), repeat=4):
+        legal = start[seq[0]] and end[seq[-1]] and all(allowed[a, b] for a, b in zip(seq, seq[1:]))
+        assert legal == well_formed([labels[k] for k in seq], iobes), [labels[k] for k in seq]
+
+
+@pytest.mark.parametrize("labels", [LABELS, IOBES])
+def test_constraints_are_never_violated(labels):
+    allowed, allowed_start, allowed_end = tag_constraints(labels)
+    crf = CRF(len(labels), allowed, allowed_start, allowed_end)
+    crf.build((None, None, len(labels)))
     rng = np.random.default_rng(0)
     for w in crf.weights:  # random scores that favour the forbidden moves
         w.assign(rng.normal(size=w.shape).astype("float32"))
-    emissions = rng.normal(size=(6, 5, len(LABELS))).astype("float32")
-    emissions[..., LABELS.index("I-PER")] += 3.0
+    emissions = rng.normal(size=(6, 5, len(labels))).astype("float32")
+    emissions[..., labels.index("I-PER")] += 3.0
     mask = np.ones((6, 5), bool)
     paths = np.asarray(crf.decode(emissions, mask))
     transitions, start, end = (np.asarray(p, "float64") for p in crf.potentials())
     for b, path in enumerate(paths):
-        assert allowed_start[path[0]] and all(allowed[a, c] for a, c in zip(path, path[1:])), path
+        assert allowed_start[path[0]] and allowed_end[path[-1]], path
+        assert all(allowed[a, c] for a, c in zip(path, path[1:])), path
         valid = [(s, v) for s, v in brute_force(emissions[b].astype("float64"), 5, transitions, start, end)
                  if v > FORBIDDEN / 2]
         assert tuple(path) == max(valid, key=lambda t: t[1])[0]
 
 
 def test_layer_round_trips_through_its_config():
-    allowed, allowed_start = bio_constraints(LABELS)
-    crf = CRF(len(LABELS), allowed, allowed_start, name="crf")
+    crf = CRF(len(LABELS), *tag_constraints(IOBES), name="crf")
     again = CRF.from_config(crf.get_config())
     assert again.allowed == crf.allowed and again.allowed_start == crf.allowed_start and again.num_tags == 5
+    assert again.allowed_end == crf.allowed_end and not all(again.allowed_end)
     x = keras.Input((None, len(LABELS)))
     model = keras.Model(x, CRF(len(LABELS))(x))
     assert model.output.shape[-1] == len(LABELS)

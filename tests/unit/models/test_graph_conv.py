@@ -107,3 +107,60 @@ def test_serialisation_round_trip(tmp_path):
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(np.asarray(model([h, heads, rels])), np.asarray(again([h, heads, rels])), atol=1e-6)
+
+
+def reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependency_arcs):
+    """The gated relational convolution with document edges, written out over one dense
+    (relations, N, N) adjacency of the batch's N = B * n nodes (document edges cross
+    rows): out_i = relu(sum_r sum_j A_r[i, j] g_r(j) / c_r(i) h_j W_r + b)."""
+    kernel, gate_kernel, gate_bias, bias = weights
+    B, n, d = h.shape
+    N, H = B * n, h.reshape(B * n, d)
+    R = relation_count(L, True, True, True, document_edges=True)
+    u = kernel.shape[1] // R
+    forward, first_doc = L + 1, R - 2
+    A = np.zeros((R, N, N))
+    for b, i in zip(*np.nonzero(mask)):
+        node, head, r = b * n + i, b * n + heads[b, i], rels[b, i]
+        if dependency_arcs:
+            A[r, node, head] += 1
+            A[forward + r, head, node] += 1
+        if i > 0:
+            A[L, node, node - 1] = 1
+            A[forward + L, node - 1, node] = 1
+        A[R - 3, node, node] = 1
+        for src in doc_src[b, i]:
+            if src >= 0:
+                A[first_doc + int(src > node), node, src] += 1
+    gate = 1 / (1 + np.exp(-(H @ gate_kernel + gate_bias)))  # (N, R): gate of a message from j under r
+    out = np.zeros((N, u))
+    for r in range(R):
+        Ar = A[r] * gate[:, r][None, :]
+        if normalize:
+            Ar = Ar / np.maximum(A[r].sum(1, keepdims=True), 1)
+        out += Ar @ H @ kernel[:, r * u:(r + 1) * u]
+    out = np.maximum(out + bias, 0).reshape(B, n, u)
+    return out * mask[..., None]
+
+
+@pytest.mark.parametrize("normalize, dependency_arcs", [(False, True), (True, True), (True, False)])
+def test_gated_layer_with_document_edges_equals_dense_reference(normalize, dependency_arcs):
+    rng = np.random.default_rng(int(normalize) * 2 + int(dependency_arcs))
+    heads, rels, lengths, mask = random_trees(rng)
+    B, n = heads.shape
+    h = rng.normal(size=(B, n, 6)).astype("float32")
+    valid = np.flatnonzero(mask.reshape(-1))
+    doc_src = rng.choice(valid, (B, n, 3)).astype(np.int32)
+    doc_src[rng.random(doc_src.shape) < 0.4] = -1
+    layer = GraphConvolution(5, L, activation="relu", gates=True, document_edges=True, normalize=normalize,
+                             dependency_arcs=dependency_arcs)
+    layer([h, heads, rels, doc_src], mask=mask)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    got = np.asarray(layer([h, heads, rels, doc_src], mask=mask))
+    want = reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependency_arcs)
+    assert np.abs(want[mask]).max() > 0.1
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # the document edges matter: without them the output changes
+    alone = np.asarray(layer([h, heads, rels, np.full_like(doc_src, -1)], mask=mask))
+    assert np.abs(alone - got).max() > 1e-3

@@ -35,7 +35,7 @@ def test_presets_build_and_fit_a_step(preset):
     model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9, num_dep_labels=45)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     split = tiny_split(np.random.default_rng(1))
-    x, y, w = make_batch(split, np.arange(len(split)), 24)
+    x, y, w = make_batch(split, np.arange(len(split)), 24, doc_neighbours=config.document_inputs)
     probs = np.asarray(model.predict_on_batch(x))
     assert probs.shape == (*x["words"].shape, 9)
     np.testing.assert_allclose(probs[w > 0].sum(-1), 1.0, atol=1e-4)
@@ -59,7 +59,7 @@ def test_crf_output_trains_in_fit_decodes_legal_paths_and_round_trips(gcn_layers
     model predicts the same after loading."""
     import keras
 
-    from models.crf import bio_constraints
+    from models.crf import tag_constraints
     from tasks.ner.batches import BatchSequence
 
     keras.utils.set_random_seed(0)
@@ -70,13 +70,14 @@ def test_crf_output_trains_in_fit_decodes_legal_paths_and_round_trips(gcn_layers
     assert any(layer.name.startswith("gcn_") for layer in model.layers) == bool(gcn_layers)
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     split = legal_labels(tiny_split(np.random.default_rng(2), count=24))
-    history = model.fit(BatchSequence(split, 8, 24, seed=0), epochs=4, verbose=0).history["loss"]
+    history = model.fit(BatchSequence(split, 8, 24, seed=0, documents=True, doc_neighbours=config.document_inputs),
+                        epochs=4, verbose=0).history["loss"]
     assert history[-1] < history[0]
 
-    x, _, w = make_batch(split, np.arange(len(split)), 24)
+    x, _, w = make_batch(split, np.arange(len(split)), 24, doc_neighbours=config.document_inputs)
     out = np.asarray(model.predict_on_batch(x))
     assert set(np.unique(out)) <= {0.0, 1.0} and np.all(out.sum(-1) == 1)
-    allowed, start = bio_constraints(LABELS)
+    allowed, start, _ = tag_constraints(LABELS)
     for row, sent in enumerate(split.word):
         path = out[row, :len(sent)].argmax(-1)
         assert start[path[0]] and all(allowed[a, b] for a, b in zip(path[:-1], path[1:]))
@@ -91,3 +92,24 @@ def test_output_and_gcn_layers_overrides():
     assert resolve_config("default", gcn_layers=0).gcn_units == ()
     with pytest.raises(ValueError, match="output must be one of"):
         resolve_config("default", output="softmax")
+
+
+def test_empty_batch_rows_change_neither_loss_nor_predictions():
+    """Document batches are padded to a fixed number of rows with empty ones: the CRF
+    loss is the mean over real sentences, and real rows decode as before."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    config = resolve_config("default", gcn_units=16, context_units=8, dropout=0.0)  # no random masks
+    model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9,
+                            num_dep_labels=45, labels=LABELS)
+    split = legal_labels(tiny_split(np.random.default_rng(4), count=6))
+    idx = np.arange(6)
+    losses, outputs = [], []
+    for rows in (0, 11):
+        x, y, _ = make_batch(split, idx, 24, doc_neighbours=config.document_inputs, rows=rows)
+        assert x["words"].shape[0] == max(rows, 6)
+        losses.append(float(model.compute_loss(x, y, model(x, training=True), training=True)))
+        outputs.append(np.asarray(model.predict_on_batch(x))[:6])
+    assert np.isfinite(losses[0]) and losses[0] == pytest.approx(losses[1], rel=1e-5)
+    np.testing.assert_array_equal(outputs[0], outputs[1])

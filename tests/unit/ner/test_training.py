@@ -109,8 +109,16 @@ def test_inference_reads_only_the_artifact(prepared, tmp_path):
     shutil.rmtree("data")  # the prepared data is not needed either
     tagger = load_tagger(moved)
     # The moved artifact alone predicts what training predicted, token by token.
-    assert tn.predict_tags(tagger.model, test_split, tagger.info["labels"], 64, 24) == trained
+    assert tn.predict_tags(tagger.model, test_split, tagger.info["labels"], max_word_length=24,
+                           **tagger.info["batching"]) == trained
     entities = tag_entities(tagger, "John Smith lives in Paris .")
     assert all(t in {"PER", "LOC", "ORG", "MISC"} and w for t, w in entities)
+    # a text of two sentences is tagged as one document of two sentences, in text order
+    from tasks.ner.inference import split_sentences
+
+    text = "John Smith lives in Paris . Smith met Anna Weber in Berlin ."
+    assert [len(s.tokens) for s in split_sentences(tagger, text)] == [6, 7]
+    both = tag_entities(tagger, text)
+    assert all(t in {"PER", "LOC", "ORG", "MISC"} and w in text for t, w in both)
     with pytest.raises(DataError, match="empty text"):
         tag_entities(tagger, "  ")

@@ -48,6 +48,11 @@ def ner_stage_epoch(root: Path) -> str:
                   "dev scoring", "checkpoint"], rows)
     ratios = ", ".join(f"{b} {r:.2f}x" for b, r in d["epoch_ratio_after_over_before"].items())
     body += f"\n\nDocument-level epoch over sentence-level epoch: **{ratios}**."
+    before, after = d["batches"]["before"], d["batches"]["after"]
+    body += (f" One training epoch's batches: `before` pads {before['tokens']:,} tokens to "
+             f"{before['padded_positions']:,} positions, `after` to {after['padded_positions']:,}, with "
+             f"{after['document_edges']:,} document edges in {after['document_edge_slots']:,} slots "
+             f"({after['document_edges'] / after['document_edge_slots']:.1%} filled).")
     return block(body, _source(rel, d))
 
 
@@ -155,7 +160,7 @@ def test_suite(root: Path) -> str:
                               first["date"]))
 
 
-TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends,
+TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
           "bench-projection": projection,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

@@ -8,7 +8,8 @@ formulation) on the *same* length-bucketed CoNLL batches; only the graph layer d
          precomputed before timing (its construction time is reported separately)
 Each variant runs in its own process so peak memory (max RSS) is its own.
 
-Backends and compilation: the default preset (as params.yaml sets its output) trains two
+Backends and compilation: the sentence-level default preset (no document edges, no
+gates, IOB2; as params.yaml sets its output) trains two
 full epochs under TensorFlow and under JAX, each in its own process, with batch lengths
 padded to the fixed ladder (tasks/ner/batches.py: LENGTH_LADDER) and, for the before/
 after comparison, to multiples of 8 (the old policy). The first epoch includes tracing
@@ -140,7 +141,10 @@ def default_epoch(padding: str, output: str) -> dict:
     vocab = load_vocab(PREPARED)
     split = load_split(PREPARED / "train.npz")
     emb = np.load(PREPARED / "embeddings.npy")
-    config = resolve_config("default", output=output)
+    # The sentence-level default these figures were measured on (length-bucketed
+    # batches carry no document edges); benchmarks/ner_stage_epoch.py times the
+    # document-level one.
+    config = resolve_config("default", output=output, doc_neighbours=0, edge_gates=False, tag_scheme="iob2")
     model = build_ner_model(config, len(vocab["words"]), emb.shape[1], len(vocab["chars"]),
                             len(vocab["labels"]), len(vocab["relations"]), labels=vocab["labels"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3),

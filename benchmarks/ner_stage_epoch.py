@@ -44,19 +44,25 @@ CONFIGS = {
 }
 
 
+def config_of(name: str):
+    """The model configuration of ``CONFIGS[name]``."""
+    from models.ner import resolve_config
+
+    overrides = dict(CONFIGS[name]["overrides"])
+    return resolve_config("default", gcn_layers=overrides.pop("gcn_layers", None), **overrides)
+
+
 def timed_epochs(name: str, epochs: int = 2) -> dict:
     """``epochs`` stage epochs of configuration ``name`` in this process, each part timed."""
     import keras
 
-    from models.ner import build_ner_model, resolve_config
+    from models.ner import build_ner_model
     from tasks.ner.batches import BatchSequence
     from tasks.ner.span_f1 import span_scores
     from tasks.ner.training import gold_tags, load_prepared, predict_tags
 
     keras.utils.set_random_seed(0)
-    spec = CONFIGS[name]
-    overrides = dict(spec["overrides"])
-    config = resolve_config("default", gcn_layers=overrides.pop("gcn_layers", None), **overrides)
+    spec, config = CONFIGS[name], config_of(name)
     data = load_prepared(PREPARED, config.tag_scheme)
     v = data.vocab
     model = build_ner_model(config, len(v["words"]), data.embeddings.shape[1], len(v["chars"]), len(data.labels),
@@ -89,14 +95,12 @@ def batch_stats() -> dict:
     positions, document-edge slots and the edges in them (numpy only, no model)."""
     import numpy as np
 
-    from models.ner import resolve_config
     from tasks.ner.batches import batch_indices, load_split, make_batch, padded_rows
 
     split = load_split(PREPARED / "train.npz")
     out = {}
     for name, spec in CONFIGS.items():
-        overrides = dict(spec["overrides"])
-        config = resolve_config("default", gcn_layers=overrides.pop("gcn_layers", None), **overrides)
+        config = config_of(name)
         documents = spec["batches"] == "documents"
         stats = {"tokens": 0, "padded_positions": 0, "document_edge_slots": 0, "document_edges": 0}
         for idx in batch_indices(split, 32, np.random.default_rng(0), documents):

@@ -138,7 +138,8 @@ class CRF(layers.Layer):
         super().__init__(**kwargs)
         self.num_tags = num_tags
         as_list = lambda a: None if a is None else np.asarray(a, bool).tolist()  # noqa: E731
-        self.allowed, self.allowed_start, self.allowed_end = as_list(allowed), as_list(allowed_start), as_list(allowed_end)
+        self.allowed, self.allowed_start = as_list(allowed), as_list(allowed_start)
+        self.allowed_end = as_list(allowed_end)
 
     def build(self, input_shape):
         init = keras.initializers.Zeros()

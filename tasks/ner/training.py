@@ -103,7 +103,8 @@ def model_info(params: NerParams, config, vocab: dict) -> dict:
     return {"preset": params.model.preset, "config": dataclasses.asdict(config),
             "spacy_model": params.spacy.model, "max_word_length": params.train.max_word_length,
             "labels": scheme_labels(vocab["labels"], config.tag_scheme),
-            "batching": {"batch_size": params.train.batch_size, **batching(params.train, config)}, "sizes": {k: len(vocab[k]) for k in ("words", "chars", "relations")},
+            "batching": {"batch_size": params.train.batch_size, **batching(params.train, config)},
+            "sizes": {k: len(vocab[k]) for k in ("words", "chars", "relations")},
             "embeddings": params.embeddings.source}
 
 

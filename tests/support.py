@@ -313,9 +313,15 @@ def train_tiny_ner(base: Path) -> Path:
     from tasks.ner.training import train
 
     write_behaviour_conll(base / "raw")
+    # IOB2, not the default's IOBES: on these 300 template sentences an IOBES tagger does
+    # not tag a one-token unknown name as subject ("Zorblaxian works for ..."): S-PER is
+    # learnt from the 30% of names that are one token, where IOB2's B-PER is learnt from
+    # all of them (measured at 12 and 20 epochs; with IOB2 it is tagged PER). The real
+    # model's behaviour is `make test-model`'s to check.
     params = tiny_params({"ner.data.dir": str(base / "raw"), "ner.model.context_units": 16,
                           "ner.model.gcn_units": 16, "ner.model.char_filters": 16, "ner.train.epochs": 12,
-                          "ner.train.patience": 12, "ner.train.batch_size": 16}).ner
+                          "ner.train.patience": 12, "ner.train.batch_size": 16,
+                          "ner.model.tag_scheme": "iob2"}).ner
     here = os.getcwd()
     os.chdir(base)
     try:

@@ -56,10 +56,10 @@ def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
 def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     """Return ``[(type, entity text), ...]`` for one text, in text order. A text of several
     sentences is tagged as one document (its sentences linked by the document edges)."""
-    from tasks.ner.batches import document_batches, load_split, make_batch
+    from tasks.ner.batches import load_split
     from tasks.ner.parsing import parse, split_arrays, vocab_index
-    from tasks.ner.schemes import to_iob2
     from tasks.ner.span_f1 import spans
+    from tasks.ner.training import predict_tags
 
     if not text.strip():
         raise DataError("<text>", None, "empty text: give a sentence to tag")
@@ -67,18 +67,13 @@ def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     buf = io.BytesIO()
     np.savez(buf, **split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), vocab_index(t.vocab)))
     buf.seek(0)
-    split = load_split(buf)
-    labels = t.info["labels"]
-    entities: list[tuple[int, int, str, str]] = []
-    batching = t.info.get("batching", {})  # absent: a model trained before document edges
-    for idx in document_batches(split, batching.get("batch_size", 32), rng=None):
-        x, _, _ = make_batch(split, idx, t.info["max_word_length"], doc_neighbours=batching.get("doc_neighbours", 0))
-        probs = np.asarray(t.model.predict_on_batch(x))
-        for row, i in enumerate(idx):
-            tokens = sentences[i].tokens
-            tags = to_iob2([labels[k] for k in probs[row, :len(tokens)].argmax(-1)])
-            entities += [(i, start, etype, " ".join(tokens[start:end])) for _, start, end, etype in spans(tags)]
-    return [(etype, words) for _, _, etype, words in sorted(entities)]
+    # Batches as training cut them (document windows carry their document edges); a model
+    # saved before document edges has no "batching" entry: length buckets, no edges.
+    batching = {"batch_size": 32, **t.info.get("batching", {})}
+    tags = predict_tags(t.model, load_split(buf), t.info["labels"], max_word_length=t.info["max_word_length"],
+                        **batching)
+    return [(etype, " ".join(s.tokens[start:end])) for s, sentence_tags in zip(sentences, tags)
+            for _, start, end, etype in spans(sentence_tags)]
 
 
 def format_entities(entities: list[tuple[str, str]]) -> str:

@@ -46,7 +46,7 @@ def rss_mb() -> float:
 def build(variant: str, vocab: dict, embeddings, units: int):
     import keras
 
-    from models.graph_conv import GraphConvolution, relation_count
+    from models.graph_conv import EDGE_COLUMNS, GraphConvolution, relation_count
     from benchmarks.references import DenseGraphConvolution
 
     L = len(vocab["relations"])
@@ -55,12 +55,11 @@ def build(variant: str, vocab: dict, embeddings, units: int):
     mask = keras.ops.not_equal(words, 0)
     x = keras.layers.Embedding(*embeddings.shape, trainable=False, name="word_embedding")(words)
     if variant.startswith("edge"):
-        heads = keras.Input((None,), dtype="int32", name="heads")
-        rels = keras.Input((None,), dtype="int32", name="rels")
-        graph_inputs = {"heads": heads, "rels": rels}
+        edges = keras.Input((EDGE_COLUMNS,), dtype="int32", name="edges")
+        graph_inputs = {"edges": edges}
         # edge_bases: the layer configuration of our default preset (basis decomposition).
         options = dict(num_bases=8, normalize=True, edge_weighting=True) if variant == "edge_bases" else {}
-        gcn = lambda u, h: GraphConvolution(u, L, activation="relu", **options)([h, heads, rels], mask=mask)  # noqa: E731
+        gcn = lambda u, h: GraphConvolution(u, L, activation="relu", **options)([h, edges], mask=mask)  # noqa: E731
     else:
         adj = keras.Input((R, None, None), name="adjacency")
         graph_inputs = {"adjacency": adj}
@@ -72,6 +71,16 @@ def build(variant: str, vocab: dict, embeddings, units: int):
     model.get_layer("word_embedding").set_weights([embeddings])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return model
+
+
+def padded_trees(split, idx, n: int):
+    """(B, n) heads and relation labels of sentences ``idx``: the dense reference's input."""
+    import numpy as np
+
+    heads, rels = np.zeros((len(idx), n), np.int32), np.zeros((len(idx), n), np.int32)
+    for row, i in enumerate(idx):
+        heads[row, :len(split.head[i])], rels[row, :len(split.rel[i])] = split.head[i], split.rel[i]
+    return heads, rels
 
 
 def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, units: int) -> dict:
@@ -97,14 +106,15 @@ def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, unit
         x, y, w = make_batch(split, idx, 24)
         if variant == "dense_pad128":  # the original padded every sentence to the longest of all (124)
             extra = 128 - x["words"].shape[1]
-            x = {k: np.pad(v, [(0, 0), (0, extra)] + [(0, 0)] * (v.ndim - 2)) for k, v in x.items()}
+            x = {"words": np.pad(x["words"], [(0, 0), (0, extra)])}
             y, w = np.pad(y, [(0, 0), (0, extra)]), np.pad(w, [(0, 0), (0, extra)])
         inputs = {"words": x["words"]}
         if variant.startswith("edge"):
-            inputs.update(heads=x["heads"], rels=x["rels"])
+            inputs["edges"] = x["edges"]
         else:
             t0 = time.perf_counter()
-            inputs["adjacency"] = dense_adjacency(x["heads"], x["rels"], (x["words"] != 0).sum(1), L)
+            heads, rels = padded_trees(split, idx, x["words"].shape[1])
+            inputs["adjacency"] = dense_adjacency(heads, rels, (x["words"] != 0).sum(1), L)
             prep_seconds += time.perf_counter() - t0
         return inputs, y, w
 

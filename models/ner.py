@@ -31,7 +31,7 @@ import keras
 from keras import layers, ops
 
 from models.crf import CRF, tag_constraints
-from models.graph_conv import GraphConvolution
+from models.graph_conv import EDGE_COLUMNS, GraphConvolution
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,10 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     words = keras.Input((None,), dtype="int32", name="words")
     casing = keras.Input((None,), dtype="int32", name="casing")
     chars = keras.Input((None, None), dtype="int32", name="chars")
-    heads = keras.Input((None,), dtype="int32", name="heads")
-    rels = keras.Input((None,), dtype="int32", name="rels")
-    graph = [heads, rels]
-    inputs = {"words": words, "casing": casing, "chars": chars, "heads": heads, "rels": rels}
-    if config.document_inputs:
-        inputs["doc_src"] = keras.Input((None, config.document_inputs), dtype="int32", name="doc_src")
-        graph.append(inputs["doc_src"])
+    # The batch's graph as one edge list over its flat positions (models/graph_conv.py):
+    # its first axis counts edges, not sentences.
+    edges = keras.Input((EDGE_COLUMNS,), dtype="int32", name="edges")
+    inputs = {"words": words, "casing": casing, "chars": chars, "edges": edges}
     mask = ops.not_equal(words, 0)
 
     features = [layers.Embedding(vocab_size, embedding_dim, trainable=config.trainable_embeddings,
@@ -173,12 +170,12 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     for i, units in enumerate(config.gcn_units):
         if config.context_units or i > 0:
             x = layers.Dropout(config.dropout)(x)
-        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, *graph], mask=mask)
+        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, edges], mask=mask)
 
     if config.output == "gcn":
         x = layers.Dropout(config.dropout)(x)
         scores = GraphConvolution(num_labels, backward_links=False, name="gcn_out", dtype="float32",
-                                  **gcn)([x, *graph], mask=mask)
+                                  **gcn)([x, edges], mask=mask)
         # Softmax after the layer, not inside it: the layer zeroes padded positions, and a
         # softmax output of all zeros makes JAX's cross-entropy 0/0 = NaN there (NaN x a
         # zero weight is still NaN); zero scores give a harmless uniform row instead.

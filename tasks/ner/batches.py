@@ -20,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from models.graph_conv import graph_edges, pad_edges
 from tasks.common.files import read_json
 
 # Sentence lengths are padded up to the next rung of a fixed ladder (then to multiples of
@@ -140,8 +141,9 @@ def padded_rows(count: int) -> int:
 def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
                ladder: tuple[int, ...] | None = LENGTH_LADDER, doc_neighbours: int = 0,
                rows: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Pad sentences ``idx``; returns (inputs, labels, mask as float weights). With
-    ``doc_neighbours`` > 0 the inputs carry ``doc_src``, the document edges. ``rows`` >
+    """Pad sentences ``idx``; returns (inputs, labels, mask as float weights). The
+    inputs carry the batch's graph as ``edges`` (models.graph_conv.graph_edges), with the
+    document edges when ``doc_neighbours`` > 0. ``rows`` >
     len(idx) adds empty rows (no token: masked everywhere, weight 0), so batches of
     packed document windows, whose sentence counts vary, share a few batch sizes
     (:func:`padded_rows`): each new (rows, length) shape costs a trace (TensorFlow) or a
@@ -150,25 +152,35 @@ def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
     n = padded_length(max(lengths), ladder)
     c = max_word_length  # fixed: Keras' dataset adapter fixes every dim but batch and length
     B = max(len(idx), rows)
-    x = {k: np.zeros((B, n), np.int32) for k in ("words", "casing", "heads", "rels")}
+    x = {k: np.zeros((B, n), np.int32) for k in ("words", "casing")}
     x["chars"] = np.zeros((B, n, c), np.int32)
+    heads, rels = np.zeros((B, n), np.int32), np.zeros((B, n), np.int32)
     y = np.zeros((B, n), np.int32)
     for row, i in enumerate(idx):
         L = lengths[row]
         x["words"][row, :L] = split.word[i]
         x["casing"][row, :L] = split.casing[i]
-        x["heads"][row, :L] = split.head[i]
-        x["rels"][row, :L] = split.rel[i]
+        heads[row, :L] = split.head[i]
+        rels[row, :L] = split.rel[i]
         y[row, :L] = split.label[i]
         for t, ch in enumerate(split.chars[i]):
             ch = ch[:max_word_length]
             x["chars"][row, t, :len(ch)] = ch
-    if doc_neighbours:
-        x["doc_src"] = np.full((B, n, doc_neighbours), -1, np.int32)
-        x["doc_src"][:len(idx)] = document_edges(split, idx, n, doc_neighbours)
+    doc_src = document_edges(split, idx, n, doc_neighbours) if doc_neighbours else None
     lengths += [0] * (B - len(idx))
+    edges = graph_edges(heads, rels, lengths, doc_src)
+    x["edges"] = pad_edges(edges, padded_edge_count(len(edges)))
     weights = (np.arange(n)[None, :] < np.asarray(lengths)[:, None]).astype(np.float32)
     return x, y, weights
+
+
+def padded_edge_count(count: int) -> int:
+    """Edge lists are padded up a geometric ladder (steps of at most 1.19x, multiples of
+    64): JAX compiles one program per shape, and exact counts would give one per batch."""
+    size = 64
+    while size < count:
+        size = _round_up(int(size * 1.19), 64)
+    return size
 
 
 def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,

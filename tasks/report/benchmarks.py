@@ -50,9 +50,9 @@ def ner_stage_epoch(root: Path) -> str:
     body += f"\n\nDocument-level epoch over sentence-level epoch: **{ratios}**."
     before, after = d["batches"]["before"], d["batches"]["after"]
     body += (f" One training epoch's batches: `before` pads {before['tokens']:,} tokens to "
-             f"{before['padded_positions']:,} positions, `after` to {after['padded_positions']:,}, with "
-             f"{after['document_edges']:,} document edges in {after['document_edge_slots']:,} slots "
-             f"({after['document_edges'] / after['document_edge_slots']:.1%} filled).")
+             f"{before['padded_positions']:,} positions, `after` to {after['padded_positions']:,}; the graph "
+             f"convolution works on the real tokens' {after['edges']:,} edges ({after['document_edges']:,} of them "
+             f"document edges), in edge lists padded to {after['edge_list_rows']:,} rows.")
     return block(body, _source(rel, d))
 
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from models.graph_conv import GraphConvolution, relation_count
+from models.graph_conv import GraphConvolution, graph_edges, pad_edges, relation_count
 from benchmarks.references import DenseGraphConvolution, dense_adjacency
 
 L = 5  # dependency labels
@@ -23,6 +23,12 @@ def random_trees(rng, batch=4, n=9):
     return heads, rels, lengths, mask
 
 
+def edges_of(heads, rels, lengths, doc_src=None):
+    """The batch's edge list as the batches give it, with padding rows (weight 0) at its end."""
+    edges = graph_edges(heads, rels, lengths, doc_src)
+    return pad_edges(edges, len(edges) + 7)
+
+
 OPTIONS = list(itertools.product(["sum", "max"], [False, True], [False, True],
                                  [(True, True, True), (False, True, False), (True, False, True), (False, False, True)]))
 
@@ -31,12 +37,13 @@ OPTIONS = list(itertools.product(["sum", "max"], [False, True], [False, True],
 def test_edge_list_equals_dense_reference(combine, normalize, edge_weighting, links):
     rng = np.random.default_rng(hash((combine, normalize, edge_weighting, links)) % 2**32)
     heads, rels, lengths, mask = random_trees(rng)
+    E = edges_of(heads, rels, lengths)
     h = rng.normal(size=(*heads.shape, 6)).astype("float32")
     self_links, consecutive, backward = links
     fast = GraphConvolution(7, L, activation="tanh", combine=combine, normalize=normalize,
                             edge_weighting=edge_weighting, self_links=self_links,
                             consecutive_links=consecutive, backward_links=backward)
-    fast([h, heads, rels], mask=mask)
+    fast([h, E], mask=mask)
     weights = [rng.normal(size=w.shape).astype("float32") for w in fast.get_weights()]
     fast.set_weights(weights)
     R = relation_count(L, self_links, consecutive, backward)
@@ -45,7 +52,7 @@ def test_edge_list_equals_dense_reference(combine, normalize, edge_weighting, li
     A = dense_adjacency(heads, rels, lengths, L, self_links, consecutive, backward)
     dense([h, A])
     dense.set_weights(weights)
-    got = np.asarray(fast([h, heads, rels], mask=mask))
+    got = np.asarray(fast([h, E], mask=mask))
     want = np.asarray(dense([h, A], mask=mask))
     assert np.abs(want[mask]).max() > 0.1  # the comparison is not between zeros
     np.testing.assert_allclose(got, want, atol=1e-5)
@@ -54,31 +61,33 @@ def test_edge_list_equals_dense_reference(combine, normalize, edge_weighting, li
 def test_basis_decomposition_equals_full_weights():
     rng = np.random.default_rng(0)
     heads, rels, lengths, mask = random_trees(rng)
+    E = edges_of(heads, rels, lengths)
     h = rng.normal(size=(*heads.shape, 6)).astype("float32")
     based = GraphConvolution(4, L, num_bases=3)
-    based([h, heads, rels], mask=mask)
+    based([h, E], mask=mask)
     V, a, bias = [rng.normal(size=w.shape).astype("float32") for w in based.get_weights()]
     based.set_weights([V, a, bias])
     full = GraphConvolution(4, L)
-    full([h, heads, rels], mask=mask)
+    full([h, E], mask=mask)
     R = full.num_relations
     W = np.einsum("rb,dbu->dru", a, V.reshape(6, 3, 4)).reshape(6, R * 4)  # W_r = sum_b a_rb V_b
     full.set_weights([W, bias])
-    np.testing.assert_allclose(np.asarray(based([h, heads, rels], mask=mask)),
-                               np.asarray(full([h, heads, rels], mask=mask)), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(based([h, E], mask=mask)),
+                               np.asarray(full([h, E], mask=mask)), atol=1e-4)
 
 
 def test_padding_is_masked_and_inert():
     rng = np.random.default_rng(1)
     heads, rels, lengths, mask = random_trees(rng)
+    E = edges_of(heads, rels, lengths)
     h = rng.normal(size=(*heads.shape, 6)).astype("float32")
     layer = GraphConvolution(5, L, activation="relu")
-    out = np.asarray(layer([h, heads, rels], mask=mask))
+    out = np.asarray(layer([h, E], mask=mask))
     assert out.shape == (*heads.shape, 5)
     assert np.all(out[~mask] == 0)
     h2 = h.copy()
     h2[~mask] = 1e3  # changing padded features must not change real tokens
-    out2 = np.asarray(layer([h2, heads, rels], mask=mask))
+    out2 = np.asarray(layer([h2, E], mask=mask))
     np.testing.assert_allclose(out[mask], out2[mask], atol=1e-5)
 
 
@@ -87,26 +96,27 @@ def test_consecutive_links_are_real_neighbours():
     h = np.arange(1, 5, dtype="float32").reshape(1, 4, 1)
     heads = np.array([[0, 1, 2, 3]])  # every token is its own head: dependency edges are self loops
     rels = np.zeros((1, 4), int)
+    E = edges_of(heads, rels, [4])
     layer = GraphConvolution(1, 1, self_links=False, backward_links=False, use_bias=False)
-    layer([h, heads, rels])
+    layer([h, E])
     R = layer.num_relations  # [dep label 0, consecutive]
     layer.set_weights([np.array([[0.0] + [1.0] * (R - 1)], "float32")])
-    out = np.asarray(layer([h, heads, rels], mask=np.ones((1, 4), bool)))[0, :, 0]
+    out = np.asarray(layer([h, E], mask=np.ones((1, 4), bool)))[0, :, 0]
     np.testing.assert_allclose(out, [0, 1, 2, 3])
 
 
 def test_serialisation_round_trip(tmp_path):
     rng = np.random.default_rng(2)
     heads, rels, lengths, mask = random_trees(rng)
+    E = edges_of(heads, rels, lengths)
     h_in = keras.Input((None, 6))
-    heads_in = keras.Input((None,), dtype="int32")
-    rels_in = keras.Input((None,), dtype="int32")
-    out = GraphConvolution(3, L, edge_weighting=True, num_bases=2, combine="max")([h_in, heads_in, rels_in])
-    model = keras.Model([h_in, heads_in, rels_in], out)
+    edges_in = keras.Input((4,), dtype="int32")
+    out = GraphConvolution(3, L, edge_weighting=True, num_bases=2, combine="max")([h_in, edges_in])
+    model = keras.Model([h_in, edges_in], out)
     h = rng.normal(size=(*heads.shape, 6)).astype("float32")
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(np.asarray(model([h, heads, rels])), np.asarray(again([h, heads, rels])), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model([h, E])), np.asarray(again([h, E])), atol=1e-6)
 
 
 def reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependency_arcs):
@@ -154,13 +164,13 @@ def test_gated_layer_with_document_edges_equals_dense_reference(normalize, depen
     doc_src[rng.random(doc_src.shape) < 0.4] = -1
     layer = GraphConvolution(5, L, activation="relu", gates=True, document_edges=True, normalize=normalize,
                              dependency_arcs=dependency_arcs)
-    layer([h, heads, rels, doc_src], mask=mask)
+    layer([h, edges_of(heads, rels, lengths, doc_src)], mask=mask)
     weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
-    got = np.asarray(layer([h, heads, rels, doc_src], mask=mask))
+    got = np.asarray(layer([h, edges_of(heads, rels, lengths, doc_src)], mask=mask))
     want = reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependency_arcs)
     assert np.abs(want[mask]).max() > 0.1
     np.testing.assert_allclose(got, want, atol=1e-4)
     # the document edges matter: without them the output changes
-    alone = np.asarray(layer([h, heads, rels, np.full_like(doc_src, -1)], mask=mask))
+    alone = np.asarray(layer([h, edges_of(heads, rels, lengths)], mask=mask))
     assert np.abs(alone - got).max() > 1e-3

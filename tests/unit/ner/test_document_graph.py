@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from tasks.ner.batches import NerSplit, document_batches, make_batch
+from models.graph_conv import DOC_EARLIER, DOC_LATER, NO_EDGE
+from tasks.ner.batches import NerSplit, document_batches, document_edges, make_batch, padded_length
 from tasks.ner.conll import read_conll
 from tasks.ner.schemes import iob2_to_iobes, relabel, scheme_labels, to_iob2
 
@@ -58,9 +59,8 @@ def test_document_edges_equal_brute_force(seed, k):
     rng = np.random.default_rng(seed)
     split = random_split(rng)
     for idx in document_batches(split, 8, rng):
-        x, _, _ = make_batch(split, idx, 24, doc_neighbours=k)
-        n = x["words"].shape[1]
-        src = x["doc_src"]
+        n = padded_length(int(split.lengths[idx].max()))
+        src = document_edges(split, idx, n, k)
         assert src.shape == (len(idx), n, k)
         want = brute_force_edges(split, idx, n, k)
         for (row, t), flat in want.items():
@@ -79,10 +79,11 @@ def test_no_edge_crosses_a_document_or_stays_in_its_sentence(seed):
     for idx in document_batches(split, 8, rng):
         x, _, _ = make_batch(split, idx, 24, doc_neighbours=4)
         n = x["words"].shape[1]
-        for row, t, j in zip(*np.nonzero(x["doc_src"] >= 0)):
-            f = x["doc_src"][row, t, j]
-            assert split.doc[idx[f // n]] == split.doc[idx[row]] and f // n != row
-            assert split.tokens[idx[f // n]][f % n].lower() == split.tokens[idx[row]][t].lower()
+        for f, g, kind, _ in x["edges"][np.isin(x["edges"][:, 2], [DOC_EARLIER, DOC_LATER])]:
+            (row, t), (src_row, src_t) = divmod(g, n), divmod(f, n)
+            assert split.doc[idx[src_row]] == split.doc[idx[row]] and src_row != row
+            assert split.tokens[idx[src_row]][src_t].lower() == split.tokens[idx[row]][t].lower()
+            assert kind == (DOC_EARLIER if f < g else DOC_LATER)
             edges += 1
     assert edges > 20  # the check ran on real edges
 
@@ -107,7 +108,9 @@ def test_a_single_sentence_has_no_document_edges():
     split = random_split(np.random.default_rng(1), count=1, docs=1)
     split.tokens[0] = ["Clinton", "met", "Clinton"]
     x, _, _ = make_batch(split, np.array([0]), 24, doc_neighbours=6)
-    assert (x["doc_src"] == -1).all()
+    assert not np.isin(x["edges"][:, 2], [DOC_EARLIER, DOC_LATER]).any()
+    L = len(split.word[0])  # its tree both ways, its neighbours both ways, self loops; nothing else
+    assert (x["edges"][:, 2] != NO_EDGE).sum() == 5 * L - 2
 
 
 def random_iob2(rng, n):

@@ -153,8 +153,8 @@ def submit(name: str, sets: list[str], wait: bool) -> int:
     parameters = _parameters(name, sets)
     from prefect.deployments import run_deployment
 
-    flow_name = deploy.DEPLOYMENTS[deploy.GPU_DEPLOYMENTS.get(name, name)][0].split(":")[1].replace("_flow", "")
-    run = run_deployment(f"{flow_name}/{name}", parameters=parameters, timeout=0)
+    flow = deploy.load_flows()[deploy.GPU_DEPLOYMENTS.get(name, name)]
+    run = run_deployment(f"{flow.name}/{name}", parameters=parameters, timeout=0)
     pool = deploy.gpu_pool(config) if name in deploy.GPU_DEPLOYMENTS else config.pool
     print(f"submitted flow run {run.name} ({run.id}) to work pool {pool!r}\n"
           f"  http://{config.host}:{config.prefect_port}/runs/flow-run/{run.id}", flush=True)

@@ -174,3 +174,31 @@ def test_gated_layer_with_document_edges_equals_dense_reference(normalize, depen
     # the document edges matter: without them the output changes
     alone = np.asarray(layer([h, edges_of(heads, rels, lengths)], mask=mask))
     assert np.abs(alone - got).max() > 1e-3
+
+
+def test_padding_rows_of_the_edge_list_change_no_output_or_gradient():
+    # Batches pad their edge lists to a few sizes (tasks/ner/batches.py: padded_edge_count):
+    # the padding rows weigh exactly 0. Only the summation order may differ (TensorFlow's
+    # scatter-add of the gradient, ~1e-7 relative), never a message.
+    rng = np.random.default_rng(5)
+    heads, rels, lengths, mask = random_trees(rng)
+    h = keras.ops.convert_to_tensor(rng.normal(size=(*heads.shape, 6)).astype("float32"))
+    edges = graph_edges(heads, rels, lengths)
+    layer = GraphConvolution(5, L, activation="relu", gates=True, normalize=True, num_bases=3, edge_weighting=True)
+    layer([h, edges], mask=mask)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+
+    def output_and_gradient(size):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(h)
+            out = layer([h, pad_edges(edges, size)], mask=mask)
+            loss = tf.reduce_sum(out * out)
+        grads = tape.gradient(loss, [h, *layer.trainable_weights])
+        return [np.asarray(out), *(np.asarray(tf.convert_to_tensor(g)) for g in grads)]
+
+    exact, padded = output_and_gradient(len(edges)), output_and_gradient(4 * len(edges))
+    assert np.abs(exact[0]).max() > 0.1
+    for a, b in zip(exact, padded):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

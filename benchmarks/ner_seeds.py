@@ -63,6 +63,9 @@ VARIANTS: dict[str, dict] = {
                              "ner.train.batches": "documents"},
     "document_edges_only": {"ner.model.preset": "default", "ner.model.dependency_arcs": False,
                             "ner.train.batches": "documents"},
+    # The default with singleton UNK (Lample et al. 2016's p = 0.5): trains the <unk> vector.
+    "graph_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
+                           "ner.train.word_dropout": 0.5},
 }
 # Keep the model fields a variant does not name at the preset's value, whatever the
 # project's params.yaml overrides.

@@ -85,6 +85,9 @@ class NerTrain(Strict):
     max_word_length: int = F("Characters kept per word for the char CNN", ge=1)
     batches: Literal["documents", "lengths"] = F(
         "Batches of whole document windows (what document edges need) or of sentences of similar length")
+    word_dropout: float = F(
+        "Chance that a word seen once in the training split is replaced by <unk> in a training batch "
+        "(singleton UNK, Lample et al. 2016), so the <unk> vector is trained; 0 turns it off", ge=0.0, lt=1.0)
 
 
 class NerParams(Strict):

@@ -22,6 +22,7 @@ import numpy as np
 
 from models.graph_conv import graph_edges, pad_edges
 from tasks.common.files import read_json
+from tasks.ner.features import UNK
 
 # Sentence lengths are padded up to the next rung of a fixed ladder (then to multiples of
 # 64), so a whole training run uses a handful of batch shapes: JAX (and tf.function)
@@ -241,17 +242,37 @@ def batch_indices(split: NerSplit, batch_size: int, rng: np.random.Generator | N
     return bucketed_batches(split.lengths, batch_size, rng, ladder)
 
 
+def singleton_words(split: NerSplit) -> np.ndarray:
+    """The word ids that occur exactly once in ``split``."""
+    counts = np.bincount(np.concatenate(split.word))
+    return np.flatnonzero(counts == 1)
+
+
+def drop_words(words: np.ndarray, droppable: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``words`` with each id in ``droppable`` replaced by UNK with chance ``rate``
+    (word dropout). Without it no training token is UNK (the vocabulary holds every
+    training word), so the UNK vector, which every unseen dev/test word gets, would never
+    be trained."""
+    hit = np.isin(words, droppable) & (rng.random(words.shape) < rate)
+    return np.where(hit, UNK, words).astype(words.dtype)
+
+
 class BatchSequence(keras.utils.PyDataset):
     """Batches for ``model.fit`` (see :func:`batch_indices`); reshuffled per epoch from
-    ``seed + epoch``. ``doc_neighbours`` > 0 adds the document edges (``doc_src``)."""
+    ``seed + epoch``. ``doc_neighbours`` > 0 adds the document edges (``doc_src``).
+    ``word_dropout`` > 0 replaces the split's singletons by UNK with that chance, drawn
+    per (seed, epoch, batch), so a batch is the same whichever worker builds it."""
 
     def __init__(self, split: NerSplit, batch_size: int, max_word_length: int, seed: int | None,
                  with_labels: bool = True, epoch: int = 0, ladder: tuple[int, ...] | None = LENGTH_LADDER,
-                 documents: bool = False, doc_neighbours: int = 0):
+                 documents: bool = False, doc_neighbours: int = 0, word_dropout: float = 0.0):
         super().__init__()
         self.split, self.batch_size, self.max_word_length = split, batch_size, max_word_length
         self.seed, self.with_labels, self.epoch, self.ladder = seed, with_labels, epoch, ladder
-        self.documents, self.doc_neighbours = documents, doc_neighbours
+        self.documents, self.doc_neighbours, self.word_dropout = documents, doc_neighbours, word_dropout
+        if word_dropout and seed is None:
+            raise ValueError("word_dropout needs a seed (it is for training batches)")
+        self.singletons = singleton_words(split) if word_dropout else None
         self._reshuffle()
 
     def _reshuffle(self) -> None:
@@ -264,6 +285,9 @@ class BatchSequence(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         x, y, w = make_batch(self.split, self.batches[i], self.max_word_length, self.ladder, self.doc_neighbours,
                              rows=padded_rows(len(self.batches[i])) if self.documents else 0)
+        if self.word_dropout:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            x["words"] = drop_words(x["words"], self.singletons, self.word_dropout, rng)
         return (x, y, w) if self.with_labels else (x,)
 
     def on_epoch_end(self) -> None:

@@ -238,7 +238,7 @@ def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config)
     done = state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
     if not done:
         train_seq = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
-                                  epoch=state["epoch"], **batching(tp, config))
+                                  epoch=state["epoch"], word_dropout=tp.word_dropout, **batching(tp, config))
         reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
                                  mlflow=mlflow)
         model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[reporter], verbose=2)

@@ -112,6 +112,7 @@ def run_one(variant: str, seed: int) -> dict:
     (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log = work / "train.log"
+    resumed = resumed_epoch(work)
     print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (progress: tail -f {log})", flush=True)
     with log.open("w") as out:
         proc = subprocess.run([sys.executable, "-u", "-c", RUN_SCRIPT], cwd=work, env=env, stdout=out,
@@ -120,13 +121,22 @@ def run_one(variant: str, seed: int) -> dict:
     if proc.returncode != 0 or not result_lines:
         sys.exit(f"error: {variant} seed {seed} failed (exit {proc.returncode}); see {log}")
     results = json.loads(result_lines[-1][len("RESULT "):])
+    # A resumed run's "seconds" are this process's only: the epochs before the checkpoint
+    # ran earlier (resumed_after_epoch says how many).
     record = run_record(variant, seed, results, results["seconds"],
-                        machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+                        machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                        **({"resumed_after_epoch": resumed} if resumed else {}))
     write_json(RUNS / f"{variant}-seed{seed}.json", record)
     shutil.rmtree(work, ignore_errors=True)
     print(f"  dev F1 {record['dev_f1']:.4f}  test F1 {record['test_f1']:.4f}  ({record['seconds'] / 60:.1f} min)",
           flush=True)
     return record
+
+
+def resumed_epoch(work: Path) -> int:
+    """The last finished epoch of a checkpoint left in ``work`` by an interrupted run (0: none)."""
+    states = [json.loads(p.read_text()) for p in work.glob(".cache/train_ner/*/state.json")]
+    return max((state["epoch"] for state in states), default=0)
 
 
 def _trains_same(a: dict, b: dict) -> bool:
@@ -191,7 +201,10 @@ def summarise() -> dict:
     for variant, records in runs.items():
         records.sort(key=lambda r: r["seed"])
         stats = {key: _mean_std([r[key] for r in records])
-                 for key in ("dev_f1", "test_f1", "test_precision", "test_recall", "epochs_run", "seconds")}
+                 for key in ("dev_f1", "test_f1", "test_precision", "test_recall", "epochs_run")}
+        # Time per run over the runs that ran whole (a resumed run timed only its last part).
+        whole = [r["seconds"] for r in records if "resumed_after_epoch" not in r]
+        stats["seconds"] = {**_mean_std(whole), "runs": len(whole)} if whole else None
         summary["variants"][variant] = {"seeds": [r["seed"] for r in records], **stats,
                                         "per_seed": {str(r["seed"]): {k: r[k] for k in ("dev_f1", "test_f1",
                                                                                        "best_epoch")}
@@ -206,7 +219,7 @@ def summarise() -> dict:
         s = summary["variants"][v]
         cell = lambda k, scale=100: f"{s[k]['mean'] * scale:.2f} ± {s[k]['std'] * scale:.2f}"  # noqa: E731
         print(f"| {v} | {len(s['seeds'])} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_precision')} | "
-              f"{s['epochs_run']['mean']:.0f} | {s['seconds']['mean'] / 60:.1f} |")
+              f"{s['epochs_run']['mean']:.0f} | {s['seconds']['mean'] / 60 if s['seconds'] else float('nan'):.1f} |")
     for v, d in summary["paired_vs_best"].items():
         print(f"{ranked[0]} - {v} on seeds {d['seeds']}: dev F1 {d['dev_f1']['mean'] * 100:+.2f} ± "
               f"{d['dev_f1']['std'] * 100:.2f}, test F1 {d['test_f1']['mean'] * 100:+.2f} ± {d['test_f1']['std'] * 100:.2f}")

@@ -22,10 +22,10 @@ def seeds(tmp_path, monkeypatch):
     return module
 
 
-def write_run(seeds, variant, seed, dev, test):
+def write_run(seeds, variant, seed, dev, test, seconds=60.0, **extra):
     seeds.RUNS.mkdir(exist_ok=True)
-    record = {"variant": variant, "seed": seed, "best_epoch": 3, "epochs_run": 9, "seconds": 60.0,
-              "dev_f1": dev, "test_f1": test, "test_precision": test, "test_recall": test}
+    record = {"variant": variant, "seed": seed, "best_epoch": 3, "epochs_run": 9, "seconds": seconds,
+              "dev_f1": dev, "test_f1": test, "test_precision": test, "test_recall": test, **extra}
     (seeds.RUNS / f"{variant}-seed{seed}.json").write_text(json.dumps(record))
 
 
@@ -62,3 +62,23 @@ def test_summary_means_std_ranking_and_paired_differences(seeds):
 def test_a_workspace_that_trains_another_variant_is_not_adopted(seeds):
     with pytest.raises(SystemExit, match="does not train variant default_softmax"):
         seeds.record_workspace("default_softmax")  # params.yaml's default preset ends in a CRF
+
+
+def test_a_resumed_run_counts_in_the_scores_but_not_in_the_time_per_run(seeds, tmp_path):
+    write_run(seeds, "graph", 1, 0.95, 0.90, seconds=600.0)
+    write_run(seeds, "graph", 2, 0.94, 0.91, seconds=1000.0)
+    write_run(seeds, "graph", 3, 0.96, 0.92, seconds=100.0, resumed_after_epoch=30)
+    write_run(seeds, "no_graph", 1, 0.93, 0.89, seconds=50.0, resumed_after_epoch=5)
+    summary = seeds.summarise()["variants"]
+    assert summary["graph"]["seeds"] == [1, 2, 3]
+    assert summary["graph"]["test_f1"]["mean"] == pytest.approx(0.91)
+    assert summary["graph"]["seconds"] == {"mean": 800.0, "std": pytest.approx(statistics.stdev([600, 1000])),
+                                           "runs": 2}
+    assert summary["no_graph"]["seconds"] is None  # no whole run: no time per run
+
+    work = tmp_path / "work"
+    assert seeds.resumed_epoch(work) == 0
+    state = work / ".cache" / "train_ner" / "abc123" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"epoch": 30, "best_epoch": 29, "history": []}))
+    assert seeds.resumed_epoch(work) == 30

@@ -83,8 +83,13 @@ def mention_ids(tokens: list[list[str]]) -> list[np.ndarray]:
 
 
 def load_split(path: Path | str) -> NerSplit:
+    """A prepared ``<split>.npz`` (tasks.ner.parsing.split_arrays) as a NerSplit."""
     with np.load(path, allow_pickle=False) as z:
-        a = {k: z[k] for k in z.files}
+        return split_from_arrays({k: z[k] for k in z.files})
+
+
+def split_from_arrays(a: dict[str, np.ndarray]) -> NerSplit:
+    """The flat arrays of tasks.ner.parsing.split_arrays, cut into sentences."""
     cuts = np.cumsum(a["sent_len"])[:-1]
     char_cuts = np.cumsum(a["char_len"])[:-1]
     token_chars = np.split(a["chars"], char_cuts)

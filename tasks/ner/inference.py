@@ -7,12 +7,9 @@ exactly as preparation parsed the training data.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from tasks.common import paths
 from tasks.common.files import DataError, read_json
@@ -47,7 +44,10 @@ def load_tagger(artifacts: Path = paths.NER_ARTIFACTS) -> NerTagger:
 
 
 def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
-    """spaCy's tokens of ``text``, cut into the parser's sentences: one document."""
+    """spaCy's tokens of ``text``, cut into the parser's sentences: one document. The
+    parse made here only cuts sentences; tag_entities parses each sentence again on its
+    own, as preparation parsed CoNLL's sentences, so arcs never cross a sentence and a
+    sentence gets the parse it would get alone."""
     doc = t.nlp(text)
     sentences = [[tok.text for tok in sent if not tok.is_space] for sent in doc.sents]
     return [Sentence(tuple(s), ("O",) * len(s), 0, 0) for s in sentences if s]
@@ -56,7 +56,7 @@ def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
 def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     """Return ``[(type, entity text), ...]`` for one text, in text order. A text of several
     sentences is tagged as one document (its sentences linked by the document edges)."""
-    from tasks.ner.batches import load_split
+    from tasks.ner.batches import split_from_arrays
     from tasks.ner.parsing import parse, split_arrays, vocab_index
     from tasks.ner.span_f1 import spans
     from tasks.ner.training import predict_tags
@@ -64,13 +64,11 @@ def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     if not text.strip():
         raise DataError("<text>", None, "empty text: give a sentence to tag")
     sentences = split_sentences(t, text)
-    buf = io.BytesIO()
-    np.savez(buf, **split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), vocab_index(t.vocab)))
-    buf.seek(0)
+    split = split_from_arrays(split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), vocab_index(t.vocab)))
     # Batches as training cut them (document windows carry their document edges); a model
     # saved before document edges has no "batching" entry: length buckets, no edges.
     batching = {"batch_size": 32, **t.info.get("batching", {})}
-    tags = predict_tags(t.model, load_split(buf), t.info["labels"], max_word_length=t.info["max_word_length"],
+    tags = predict_tags(t.model, split, t.info["labels"], max_word_length=t.info["max_word_length"],
                         **batching)
     return [(etype, " ".join(s.tokens[start:end])) for s, sentence_tags in zip(sentences, tags)
             for _, start, end, etype in spans(sentence_tags)]

@@ -14,7 +14,7 @@ batch, whatever the document's length. No edge crosses a document boundary.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -50,8 +50,10 @@ class NerSplit:
     head: list[np.ndarray]
     rel: list[np.ndarray]
     chars: list[list[np.ndarray]]
-    doc: np.ndarray = field(default=None)                # per sentence; None: each sentence its own document
-    mention: list[np.ndarray] = field(default=None)      # per token: mention key id, -1 none; None: no keys
+    # Filled in by __post_init__ when not given: each sentence its own document, and the
+    # mention key ids (-1: none) of the tokens.
+    doc: np.ndarray | None = None                     # per sentence: its document's id
+    mention: list[np.ndarray] | None = None           # per token: its mention key's id, -1 none
 
     def __post_init__(self):
         if self.doc is None:

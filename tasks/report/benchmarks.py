@@ -83,6 +83,27 @@ def graphsage(root: Path) -> str:
     return block(body, _source(rel, d))
 
 
+def minilm(root: Path) -> str:
+    rel = f"{RESULTS}/minilm_speed.json"
+    d = load(root, rel)
+    sizes = d["installed_mb"]
+    total = lambda path: sum(v for v in sizes[path].values() if v)  # noqa: E731
+    listed = lambda path: ", ".join(f"{k} {v:,.0f}" for k, v in sizes[path].items() if v)  # noqa: E731
+    rows = [[f"Keras (keras-hub backbone, `tokenizers`; KERAS_BACKEND={d['keras_backend']})",
+             f"{d['articles_per_s']['keras']:.1f}", seconds(d["start_s"]["keras"]),
+             f"{total('keras_path'):,.0f} MB ({listed('keras_path')})"],
+            ["sentence-transformers on torch (the reference)", f"{d['articles_per_s']['sentence_transformers']:.1f}",
+             seconds(d["start_s"]["sentence_transformers"]), f"{total('torch_path'):,.0f} MB ({listed('torch_path')})"]]
+    body = table(["all-MiniLM-L6-v2", "articles/s", "load + first batches", "installed for it"], rows)
+    body += (f"\n\nKeras over sentence-transformers: **{d['keras_over_sentence_transformers']:.2f}x** articles/s "
+             f"({d['articles']:,} citeulike-t articles, best of {len(d['seconds']['keras'])} passes each, in turns). "
+             f"Cosine between the two on every article: min {d['cosine']['min']:.6f}, mean {d['cosine']['mean']:.6f}. "
+             f"Both need {', '.join(k for k, v in sizes['shared'].items() if v)} "
+             f"({sum(v for v in sizes['shared'].values() if v):,.0f} MB). "
+             f"Load average (1 min) at the end of the run: {d['load_average_1min_at_end']}.")
+    return block(body, _source(rel, d))
+
+
 def orchestration(root: Path) -> str:
     rows, sources = [], []
     for flow in ("tags", "pipeline"):
@@ -161,6 +182,6 @@ def test_suite(root: Path) -> str:
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
-          "bench-projection": projection,
+          "bench-projection": projection, "bench-minilm": minilm,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

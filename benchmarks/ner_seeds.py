@@ -75,9 +75,13 @@ RUN_SCRIPT = """
 import json, sys, time
 from tasks.common.params import load_params
 from tasks.ner.training import train
+from benchmarks.ner_seeds import resumable_epoch
+params = load_params("params.yaml").ner
+resumed = resumable_epoch(params)
 t0 = time.perf_counter()
-results = train(load_params("params.yaml").ner)
+results = train(params)
 results["seconds"] = time.perf_counter() - t0
+results["resumed_after_epoch"] = resumed
 print("RESULT " + json.dumps(results))
 """
 
@@ -112,7 +116,6 @@ def run_one(variant: str, seed: int) -> dict:
     (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log = work / "train.log"
-    resumed = resumed_epoch(work)
     print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (progress: tail -f {log})", flush=True)
     with log.open("w") as out:
         proc = subprocess.run([sys.executable, "-u", "-c", RUN_SCRIPT], cwd=work, env=env, stdout=out,
@@ -125,7 +128,8 @@ def run_one(variant: str, seed: int) -> dict:
     # ran earlier (resumed_after_epoch says how many).
     record = run_record(variant, seed, results, results["seconds"],
                         machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                        **({"resumed_after_epoch": resumed} if resumed else {}))
+                        **({"resumed_after_epoch": results["resumed_after_epoch"]}
+                           if results["resumed_after_epoch"] else {}))
     write_json(RUNS / f"{variant}-seed{seed}.json", record)
     shutil.rmtree(work, ignore_errors=True)
     print(f"  dev F1 {record['dev_f1']:.4f}  test F1 {record['test_f1']:.4f}  ({record['seconds'] / 60:.1f} min)",
@@ -133,10 +137,14 @@ def run_one(variant: str, seed: int) -> dict:
     return record
 
 
-def resumed_epoch(work: Path) -> int:
-    """The last finished epoch of a checkpoint left in ``work`` by an interrupted run (0: none)."""
-    states = [json.loads(p.read_text()) for p in work.glob(".cache/train_ner/*/state.json")]
-    return max((state["epoch"] for state in states), default=0)
+def resumable_epoch(ner) -> int:
+    """The epoch ``train(ner)`` will resume after, run where it trains (0: a fresh start).
+    It asks training's own checkpoint key, so a checkpoint of other code or params,
+    which training would not resume, counts as none."""
+    from tasks.ner.training import Checkpoint, checkpoint_dir
+
+    state = Checkpoint(checkpoint_dir(ner)).state_file
+    return json.loads(state.read_text())["epoch"] if state.is_file() else 0
 
 
 def _trains_same(a: dict, b: dict) -> bool:

@@ -76,9 +76,21 @@ def test_a_resumed_run_counts_in_the_scores_but_not_in_the_time_per_run(seeds, t
                                            "runs": 2}
     assert summary["no_graph"]["seconds"] is None  # no whole run: no time per run
 
-    work = tmp_path / "work"
-    assert seeds.resumed_epoch(work) == 0
-    state = work / ".cache" / "train_ner" / "abc123" / "state.json"
+
+def test_only_the_checkpoint_training_would_resume_counts_as_a_resume(seeds, tmp_path, monkeypatch):
+    from tasks.common.params import validate_params
+    from tasks.ner.training import checkpoint_dir
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "prepared" / "ner").mkdir(parents=True)
+    (tmp_path / "data" / "prepared" / "ner" / "vocab.json").write_text("{}")
+    ner = validate_params(seeds.variant_params("graph", 45)).ner
+    assert seeds.resumable_epoch(ner) == 0
+    other = tmp_path / ".cache" / "train_ner" / "0123456789abcdef" / "state.json"  # another run's key
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({"epoch": 12, "best_epoch": 9, "history": []}))
+    assert seeds.resumable_epoch(ner) == 0
+    state = checkpoint_dir(ner) / "state.json"
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"epoch": 30, "best_epoch": 29, "history": []}))
-    assert seeds.resumed_epoch(work) == 30
+    assert seeds.resumable_epoch(ner) == 30

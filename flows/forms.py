@@ -5,20 +5,27 @@ Each section becomes a pydantic model built from the one schema
 Prefect UI) and descriptions, with ``params.yaml``'s values as the defaults. A user can
 change any parameter of the flow's stage tree; what differs from ``params.yaml`` when
 the run starts is an override, and a run with overrides is a DVC experiment
-(``flows/runner.py``). The defaults are read when the flow module is imported: a
-served deployment shows the values of the moment it was (re)served, and the values a
-user submits are the values that run.
+(``flows/runner.py``). Nothing is read at import: :class:`FlowForms` is built from one
+reading of params.yaml by whoever builds the flows (``flows/serve.py`` when it serves,
+a flow module's ``ner_flow``/``tags_flow``/``pipeline_flow`` attribute when it is
+looked up). A served deployment shows the values of the moment it was (re)served, and
+the values a user submits are the values that run.
 """
 from __future__ import annotations
 
-import functools
 import sys
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tasks.common.params import Params, ParamsError, flatten, read_raw
 from tasks.common.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 
 class FormSection(BaseModel):
@@ -27,11 +34,13 @@ class FormSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _current_raw() -> dict:
+def current_values(root: Path = PROJECT_ROOT) -> dict:
+    """params.yaml under ``root`` as it is now; {} when it is broken (the run itself
+    reports the broken file, naming it)."""
     try:
-        return read_raw(PROJECT_ROOT / "params.yaml")
+        return read_raw(root / "params.yaml")
     except ParamsError:
-        return {}  # the run itself reports the broken file, naming it
+        return {}
 
 
 def form_model(schema: type[BaseModel], values: dict, name: str) -> type[FormSection]:
@@ -49,26 +58,39 @@ def form_model(schema: type[BaseModel], values: dict, name: str) -> type[FormSec
     return create_model(name, __base__=FormSection, **fields)
 
 
-@functools.cache
-def top_form(top: str) -> type[FormSection]:
-    """One model for a whole top-level section (``ner`` or ``tags``; the pipeline flow's
-    form). Cached, so the flows that pass sections to each other share the classes."""
-    return form_model(Params.model_fields[top].annotation, _current_raw().get(top) or {}, top)
+@dataclass(frozen=True)
+class FlowForms:
+    """The Run forms of the flows, all from one reading of params.yaml (``values``).
+    Flows that pass sections to each other (the pipeline to its subflows) must be built
+    from one FlowForms, so that they share the section classes."""
+
+    values: dict
+    _tops: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def read(cls, root: Path = PROJECT_ROOT) -> FlowForms:
+        return cls(current_values(root))
+
+    def top(self, top: str) -> type[FormSection]:
+        """One model for a whole top-level section (``ner`` or ``tags``; the pipeline flow's form)."""
+        if top not in self._tops:
+            self._tops[top] = form_model(Params.model_fields[top].annotation, self.values.get(top) or {}, top)
+        return self._tops[top]
+
+    def sections(self, top: str) -> dict[str, type[FormSection]]:
+        """The form models of one top-level section, one per subsection (``tags.sage``...)."""
+        return {key: info.annotation for key, info in self.top(top).model_fields.items()}
 
 
-def section_forms(top: str) -> dict[str, type[FormSection]]:
-    """The form models of one top-level section, one per subsection (``tags.sage``...)."""
-    return {key: info.annotation for key, info in top_form(top).model_fields.items()}
-
-
-def overrides_from(top: str, chosen: dict[str, Any]) -> dict[str, Any]:
-    """The dotted keys whose chosen value differs from params.yaml now. A key params.yaml
-    lacks is kept, so that validation names it."""
+def overrides_from(top: str, chosen: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The dotted keys whose chosen value differs from params.yaml now (when the run
+    starts, not when its form was built). A key params.yaml lacks is kept, so that
+    validation names it."""
     def dump(value: Any) -> Any:
         return value.model_dump() if isinstance(value, BaseModel) else value
 
     wanted = flatten({top: {key: dump(value) for key, value in chosen.items()}})
-    current = flatten({top: _current_raw().get(top) or {}})
+    current = flatten({top: current_values(root).get(top) or {}})
     return {key: value for key, value in wanted.items() if key not in current or not _equal(current[key], value)}
 
 
@@ -134,3 +156,15 @@ def add_set_option(parser) -> None:
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                         help="override any parameter of params.yaml for this run, e.g. -S tags.sage.epochs=5 "
                              "(a run with overrides is a DVC experiment: the workspace is not written)")
+
+
+def module_flow(fn: Callable, name: str) -> Flow:
+    """``fn`` as the Prefect flow ``name``, found by Prefect at ``<its file>:<its name>``
+    (a deployment's entrypoint; its module's ``__getattr__`` builds it). Built inside a
+    factory, ``fn``'s qualified name would be ``build_x.<locals>.x``, which Prefect cannot
+    look up. Its module must not postpone annotations: the form classes are the factory's
+    locals, which a string annotation could not name."""
+    from prefect import flow
+
+    fn.__qualname__ = fn.__name__
+    return flow(name=name, log_prints=True)(fn)

@@ -6,20 +6,15 @@
 The parameters are the ``ner`` sections of params.yaml (``flows/forms.py``). No server
 is needed: Prefect starts a temporary local one, MLflow writes to mlflow.db.
 """
-from __future__ import annotations
-
 import argparse
 
-from prefect import flow, task
+from prefect import Flow, task
 
-from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, section_forms
+from flows.forms import FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets, run_cli
 from flows.reporting import publish_summary
-from flows.runner import run_pipeline
+from flows.runner import ParentRun, run_pipeline
 
 STAGES = ("prepare_ner", "train_ner")
-
-_FORMS = section_forms("ner")
-Data, Spacy, Embeddings, Model, Train = (_FORMS[k] for k in ("data", "spacy", "embeddings", "model", "train"))
 
 
 @task(task_run_name="register gnn-ner")
@@ -31,25 +26,40 @@ def register(run_id: str) -> tuple[str, int, bool]:
     return ("gnn-ner", *register_ner(run_id))
 
 
-@flow(name="ner", log_prints=True)
-def ner_flow(data: Data = Data(), spacy: Spacy = Spacy(), embeddings: Embeddings = Embeddings(),
-             model: Model = Model(), train: Train = Train()) -> dict:
-    """Train and score the GCN tagger on CoNLL-2003. The fields show params.yaml; a run
-    with changed values is a DVC experiment and leaves the workspace as it is."""
-    overrides = overrides_from("ner", {"data": data, "spacy": spacy, "embeddings": embeddings, "model": model,
-                                       "train": train})
-    metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json", register)
-    rows = [(split, *(f"{metrics[split][k]:.4f}" for k in ("precision", "recall", "f1"))) for split in ("dev", "test")]
-    rows += [(f"test {t}", *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")))
-             for t, v in metrics["test"]["per_type"].items()]
-    publish_summary("NER results", rows, ("split", "precision", "recall", "F1"), run)
-    print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); "
-          f"MLflow run {run.info.run_id}")
-    return metrics
+def build_ner_flow(forms: FlowForms, parent: ParentRun | None = None) -> Flow:
+    """The ner flow with ``forms``' Run form; ``parent``: the pipeline run it runs in."""
+    sections = forms.sections("ner")
+    Data, Spacy, Embeddings, Model, Train = (sections[k] for k in ("data", "spacy", "embeddings", "model", "train"))
+
+    def ner_flow(data: Data = Data(), spacy: Spacy = Spacy(), embeddings: Embeddings = Embeddings(),
+                 model: Model = Model(), train: Train = Train()) -> dict:
+        """Train and score the GCN tagger on CoNLL-2003. The fields show params.yaml; a run
+        with changed values is a DVC experiment and leaves the workspace as it is."""
+        overrides = overrides_from("ner", {"data": data, "spacy": spacy, "embeddings": embeddings, "model": model,
+                                           "train": train})
+        metrics, run = run_pipeline("ner", "ner", STAGES, overrides, "metrics/ner.json", register, parent)
+        rows = [(split, *(f"{metrics[split][k]:.4f}" for k in ("precision", "recall", "f1")))
+                for split in ("dev", "test")]
+        rows += [(f"test {t}", *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")))
+                 for t, v in metrics["test"]["per_type"].items()]
+        publish_summary("NER results", rows, ("split", "precision", "recall", "F1"), run)
+        print(f"test strict span F1 {metrics['test']['f1']:.4f} (dev {metrics['dev']['f1']:.4f}); "
+              f"MLflow run {run.info.run_id}")
+        return metrics
+
+    return module_flow(ner_flow, "ner")
+
+
+def __getattr__(name: str):
+    """``flows/ner.py:ner_flow`` (the deployments' entrypoint): built when looked up,
+    with params.yaml as it is then."""
+    if name == "ner_flow":
+        return build_ner_flow(FlowForms.read())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=ner_flow.__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_set_option(parser)
     parser.add_argument("--preset", choices=["seed_readme", "seed_train", "default"], help="ner.model.preset")
     for name in ("epochs", "seed", "batch_size"):
@@ -62,7 +72,7 @@ def main() -> None:
             overrides["ner.model.preset"] = args.preset
         overrides.update({f"ner.train.{k}": getattr(args, k) for k in ("epochs", "seed", "batch_size")
                           if getattr(args, k) is not None})
-        ner_flow(**chosen_values("ner", overrides))
+        build_ner_flow(FlowForms.read())(**chosen_values("ner", overrides))
 
     run_cli(start)
 

@@ -6,63 +6,74 @@ MLflow parent run (experiment "pipeline") with each flow's run and its stage run
 
 The parameters are params.yaml's ``ner`` and ``tags`` trees (``flows/forms.py``).
 """
-from __future__ import annotations
-
 import argparse
 import contextlib
 import json
 
-from prefect import flow
+from prefect import Flow
 
-from flows.forms import add_set_option, chosen_values, overrides_from, parse_sets, run_cli, top_form
-from flows.ner import ner_flow
+from flows.forms import (FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets,
+                         run_cli)
+from flows.ner import build_ner_flow
 from flows.reporting import git_commit, publish_summary, run_label
-from flows.runner import PIPELINE_RUN, origin_tags
-from flows.tags import tags_flow
+from flows.runner import ParentRun, origin_tags
+from flows.tags import build_tags_flow
 from flows.workspace import workspace_lock
 from tasks.common.tracking import check_tracking_server, flow_run, log_metrics_tree
 from tasks.tags.evaluation import COMPARED, methods
 
 EXPERIMENT = "pipeline"
-NerForm, TagsForm = top_form("ner"), top_form("tags")
 
 
-@flow(name="pipeline", log_prints=True)
-def pipeline_flow(ner: NerForm = NerForm(), tags: TagsForm = TagsForm()) -> dict:
-    """NER and tag pipelines in one run. The fields show params.yaml; a subflow with
-    changed values is a DVC experiment and leaves the workspace as it is."""
-    given = {**overrides_from("ner", dict(ner)), **overrides_from("tags", dict(tags))}
-    check_tracking_server()
-    # Without overrides both subflows work in the workspace: hold it for the whole run.
-    lock = contextlib.nullcontext() if given else workspace_lock("pipeline_flow")
-    with lock, flow_run("pipeline_flow", EXPERIMENT, given, label=run_label("pipeline", given)) as (mlflow, run):
-        # Each subflow's run records its effective params, dvc.lock and `reproduce` command.
-        mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given), **origin_tags()})
-        token = PIPELINE_RUN.set((EXPERIMENT, run.info.run_id))
-        try:
-            ner_metrics = ner_flow(**dict(ner))
-            tags_metrics = tags_flow(**dict(tags))
-        finally:
-            PIPELINE_RUN.reset(token)
-        log_metrics_tree(mlflow, {"ner": {k: ner_metrics[k] for k in ("dev", "test")},
-                                  "tags": {k: tags_metrics[k] for k in methods(tags_metrics)}})
-        rows = [("NER test strict span F1", f"{ner_metrics['test']['f1']:.4f}"),
-                ("NER dev strict span F1", f"{ner_metrics['dev']['f1']:.4f}")]
-        rows += [(f"tags {name} {' / '.join(COMPARED)} (test mean over seeds)",
-                  " / ".join(f"{tags_metrics[name][k]:.4f}" for k in COMPARED))
-                 for name in methods(tags_metrics)]
-        publish_summary("Pipeline results", rows, ("metric", "value"), run)
-    return {"ner": ner_metrics, "tags": tags_metrics}
+def build_pipeline_flow(forms: FlowForms) -> Flow:
+    """The pipeline flow with ``forms``' Run form; its subflows are built from the same
+    forms, so the sections it hands them are of their classes."""
+    NerForm, TagsForm = forms.top("ner"), forms.top("tags")
+
+    def pipeline_flow(ner: NerForm = NerForm(), tags: TagsForm = TagsForm()) -> dict:
+        """NER and tag pipelines in one run. The fields show params.yaml; a subflow with
+        changed values is a DVC experiment and leaves the workspace as it is."""
+        given = {**overrides_from("ner", dict(ner)), **overrides_from("tags", dict(tags))}
+        check_tracking_server()
+        # Without overrides both subflows work in the workspace: hold it for the whole run.
+        lock = contextlib.nullcontext() if given else workspace_lock("pipeline_flow")
+        with lock, flow_run("pipeline_flow", EXPERIMENT, given, label=run_label("pipeline", given)) as (mlflow, run):
+            # Each subflow's run records its effective params, dvc.lock and `reproduce` command.
+            mlflow.set_tags({"git_commit": git_commit(), "overrides": json.dumps(given), **origin_tags()})
+            parent = ParentRun(EXPERIMENT, run.info.run_id, holds_workspace=not given)
+            ner_metrics = build_ner_flow(forms, parent)(**dict(ner))
+            tags_metrics = build_tags_flow(forms, parent)(**dict(tags))
+            log_metrics_tree(mlflow, {"ner": {k: ner_metrics[k] for k in ("dev", "test")},
+                                      "tags": {k: tags_metrics[k] for k in methods(tags_metrics)}})
+            publish_summary("Pipeline results", _summary_rows(ner_metrics, tags_metrics), ("metric", "value"), run)
+        return {"ner": ner_metrics, "tags": tags_metrics}
+
+    return module_flow(pipeline_flow, "pipeline")
+
+
+def _summary_rows(ner_metrics: dict, tags_metrics: dict) -> list[tuple[str, str]]:
+    rows = [("NER test strict span F1", f"{ner_metrics['test']['f1']:.4f}"),
+            ("NER dev strict span F1", f"{ner_metrics['dev']['f1']:.4f}")]
+    return rows + [(f"tags {name} {' / '.join(COMPARED)} (test mean over seeds)",
+                    " / ".join(f"{tags_metrics[name][k]:.4f}" for k in COMPARED)) for name in methods(tags_metrics)]
+
+
+def __getattr__(name: str):
+    """``flows/pipeline.py:pipeline_flow`` (the deployments' entrypoint): built when
+    looked up, with params.yaml as it is then."""
+    if name == "pipeline_flow":
+        return build_pipeline_flow(FlowForms.read())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=pipeline_flow.__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_set_option(parser)
     args = parser.parse_args()
 
     def start() -> None:
         overrides = parse_sets(args.sets)
-        pipeline_flow(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
+        build_pipeline_flow(FlowForms.read())(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
 
     run_cli(start)
 

@@ -8,11 +8,12 @@ MLflow run nests under the flow's run (its id is handed over in ``GNN_PARENT_RUN
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,30 +152,37 @@ class ProgressArtifacts:
             update_progress_artifact(self._ids[event.stage], value, description=description)
 
 
-# Set by the pipeline flow so the flows it runs nest their MLflow runs under its run.
-PIPELINE_RUN: ContextVar[tuple[str, str] | None] = ContextVar("pipeline_run", default=None)
+@dataclass(frozen=True)
+class ParentRun:
+    """The pipeline flow's run, handed to the flows it runs: their MLflow runs nest under
+    ``run_id`` in ``experiment``, the pipeline has checked the tracking server, and it
+    holds the workspace lock when it runs without overrides (``holds_workspace``)."""
+
+    experiment: str
+    run_id: str
+    holds_workspace: bool
 
 
 def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: dict[str, Any],
-                 metrics_file: str, register=None) -> tuple[dict, Any]:
+                 metrics_file: str, register=None, parent: ParentRun | None = None) -> tuple[dict, Any]:
     """The body every flow shares: validate params (with overrides) and reach the
     tracking server before any work, open the MLflow parent run, run the stages (in the
     workspace, or as a DVC experiment when there are overrides), log the final metrics to
     the parent and, for a workspace run, ``register(run_id)`` the model (a Prefect task
     returning (model name, version, whether new)) still under the workspace lock.
-    Returns (metrics, MLflow parent run)."""
+    ``parent``: the pipeline run this flow runs in, if any. Returns (metrics, MLflow run)."""
     from tasks.common.params import flatten
 
     params = resolve_params(overrides)
-    outer = PIPELINE_RUN.get()
-    if outer is None:  # a pipeline's subflow: the pipeline checked it
+    if parent is None:  # a pipeline's subflow: the pipeline checked it
         check_tracking_server()
-    experiment, parent = (outer[0], outer[1]) if outer else (name, None)
+    experiment, parent_id = (parent.experiment, parent.run_id) if parent else (name, None)
     tree = flatten({section: getattr(params, section).model_dump()})
     if overrides:
-        return _run_experiment(name, stages, overrides, metrics_file, experiment, parent, tree)
-    with workspace_lock(f"{name}_flow"):
-        return _run_in_workspace(name, stages, metrics_file, experiment, parent, tree, register)
+        return _run_experiment(name, stages, overrides, metrics_file, experiment, parent_id, tree)
+    held = parent is not None and parent.holds_workspace
+    with contextlib.nullcontext() if held else workspace_lock(f"{name}_flow"):
+        return _run_in_workspace(name, stages, metrics_file, experiment, parent_id, tree, register)
 
 
 def log_headline(mlflow, flow: str, metrics: dict) -> None:

@@ -24,12 +24,14 @@ DEPLOYMENTS = {
 
 
 def load_flows() -> dict:
-    """The flow of each deployment, by name."""
-    from flows.ner import ner_flow
-    from flows.pipeline import pipeline_flow
-    from flows.tags import tags_flow
+    """The flow of each deployment, by name, with Run forms from params.yaml as it is now."""
+    from flows.forms import FlowForms
+    from flows.ner import build_ner_flow
+    from flows.pipeline import build_pipeline_flow
+    from flows.tags import build_tags_flow
 
-    return {"ner": ner_flow, "tags": tags_flow, "pipeline": pipeline_flow}
+    forms = FlowForms.read()
+    return {"ner": build_ner_flow(forms), "tags": build_tags_flow(forms), "pipeline": build_pipeline_flow(forms)}
 
 
 def main() -> None:

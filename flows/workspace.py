@@ -23,21 +23,14 @@ class WorkspaceBusy(RuntimeError):
 
 
 LOCK_FILE = PROJECT_ROOT / ".cache" / "workspace.lock"
-_held = 0  # re-entrant within one process: a pipeline flow runs its subflows under its lock
 
 
 @contextmanager
 def workspace_lock(flow: str) -> Iterator[None]:
     """One flow run per workspace at a time: a second one is refused at once with a
-    message naming the holder, before it touches params.yaml or any stage."""
-    global _held
-    if _held:
-        _held += 1
-        try:
-            yield
-        finally:
-            _held -= 1
-        return
+    message naming the holder, before it touches params.yaml or any stage. Not
+    re-entrant, even within one process: a pipeline that holds it tells its subflows so
+    (``flows.runner.ParentRun.holds_workspace``)."""
     LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK_FILE, "a+", encoding="utf-8") as f:
         try:
@@ -51,11 +44,9 @@ def workspace_lock(flow: str) -> Iterator[None]:
         f.truncate()
         f.write(f"flow {flow}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
         f.flush()
-        _held = 1
         try:
             yield
         finally:
-            _held = 0
             f.seek(0)
             f.truncate()
             fcntl.flock(f, fcntl.LOCK_UN)

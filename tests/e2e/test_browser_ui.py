@@ -1,7 +1,6 @@
-"""A real browser test of the product: start the servers as `make ui` does, press Run on a
-deployment through the Prefect API (the request the UI's Run button sends), wait for the
-flow run, then look at the Prefect flow-run page and the MLflow pages in headless
-Chromium. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overrides)."""
+"""A real browser test of the product: start the servers as `make ui` does, click Run ->
+Quick run on a deployment in the Prefect UI (headless Chromium), wait for the flow run,
+then look at the Prefect flow-run page and the MLflow pages. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overrides)."""
 from __future__ import annotations
 
 import json

@@ -96,7 +96,7 @@ def test_invalid_params_refuse_before_any_work_naming_the_key(tags_project):
 
 QUEUED = """
 from pathlib import Path
-from flows.tags import tags_flow   # the served process imported the flow (and its form) earlier
+from flows.tags import tags_flow   # the served process built the flow (and its form) earlier
 params = Path("params.yaml")
 params.write_text(params.read_text().replace("    epochs: 2", "    epochs: -4"))   # edited meanwhile
 tags_flow()                        # then the queued run starts

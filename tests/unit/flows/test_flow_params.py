@@ -58,8 +58,8 @@ def test_the_pipeline_form_holds_both_trees():
 
 
 def test_only_changed_values_are_overrides():
-    evaluate = forms.section_forms("tags")["evaluate"]
-    data = forms.section_forms("tags")["data"]
+    sections = forms.FlowForms.read().sections("tags")
+    evaluate, data = sections["evaluate"], sections["data"]
     assert forms.overrides_from("tags", {"evaluate": evaluate(), "data": data()}) == {}
     max_iter = evaluate().max_iter
     changed = forms.overrides_from("tags", {"evaluate": evaluate(max_iter=max_iter + 1, seeds=evaluate().seeds)})
@@ -86,3 +86,45 @@ def test_command_line_sets_are_yaml_and_checked_by_the_schema():
         forms.chosen_values("tags", {"tags.sage.epochs": 0})
     with pytest.raises(ParamsError, match="no key 'epoch'"):
         forms.chosen_values("tags", {"tags.sage.epoch": 3})
+
+
+IMPORT_READS_NOTHING = """
+import tasks.common.params as params
+def refuse(*args, **kwargs):
+    raise SystemExit("params.yaml was read while importing the flow modules")
+params.read_raw = refuse
+import flows.forms, flows.ner, flows.tags, flows.pipeline, flows.serve
+print("imported")
+"""
+
+
+def test_importing_the_flows_reads_no_params_yaml():
+    """Forms come from a factory (FlowForms), called by whoever builds a flow; an import
+    reads nothing (a module-level ``FlowForms.read()`` makes this fail)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", IMPORT_READS_NOTHING], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stderr[-2000:]
+
+
+def test_deployment_entrypoints_build_the_flow_with_the_values_of_the_moment(monkeypatch, tmp_path):
+    """What a served or cluster deployment runs: Prefect loads ``flows/x.py:x_flow`` (its
+    module builds the flow when it is looked up), and the entrypoint Prefect derives from
+    a built flow is that same string."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    from flows.ner import build_ner_flow
+    from flows.serve import DEPLOYMENTS, load_flows
+
+    monkeypatch.chdir(PROJECT_ROOT)  # Prefect derives entrypoints relative to the working folder
+    built = load_flows()
+    for name, (entrypoint, _) in DEPLOYMENTS.items():
+        loaded = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
+        assert loaded.name == built[name].name == name
+        assert built[name].to_deployment(name=name).entrypoint == entrypoint
+    values = read_raw(PROJECT_ROOT / "params.yaml")
+    values["ner"]["train"]["epochs"] = 77
+    flow = build_ner_flow(forms.FlowForms(values))
+    assert _schema_fields(flow)["train.epochs"]["default"] == 77

@@ -36,8 +36,11 @@ def test_second_flow_run_is_refused_with_a_clear_message(tmp_path, monkeypatch):
         release.set()
         holder.join(30)
     with common.workspace_lock("ner_flow"):  # free again
-        with common.workspace_lock("nested"):  # re-entrant for subflows
-            pass
+        # Not re-entrant: a pipeline's subflows are told it holds the lock (ParentRun),
+        # so a second acquisition, even in the same process, is another run.
+        with pytest.raises(common.WorkspaceBusy, match=r"flow ner_flow, pid \d+"):
+            with common.workspace_lock("nested"):
+                pass
 
 
 def test_overrides_are_validated_and_never_written(tmp_path, monkeypatch):
@@ -50,3 +53,25 @@ def test_overrides_are_validated_and_never_written(tmp_path, monkeypatch):
     with pytest.raises(ParamsError, match="ner.train.epochs"):
         common.resolve_params({"ner.train.epochs": -2})
     assert (tmp_path / "params.yaml").read_text() == original
+
+
+def test_a_pipeline_holding_the_workspace_runs_its_subflows_and_nothing_else(tmp_path, monkeypatch):
+    """The lock is passed, not found: a flow told by its pipeline (ParentRun) that the
+    workspace is held runs in it; a flow without that word is refused while it is held."""
+    from flows import runner
+
+    monkeypatch.setattr(common, "LOCK_FILE", tmp_path / "workspace.lock")
+    monkeypatch.setattr(runner, "check_tracking_server", lambda: None)
+    ran = []
+    monkeypatch.setattr(runner, "_run_in_workspace", lambda name, *args: ran.append((name, args[2])) or ({}, None))
+    parent = runner.ParentRun("pipeline", "run-1", holds_workspace=True)
+    with common.workspace_lock("pipeline_flow"):
+        runner.run_pipeline("ner", "ner", ("train_ner",), {}, "metrics/ner.json", parent=parent)
+        assert ran == [("ner", "pipeline")]  # nested in the pipeline's experiment
+        with pytest.raises(common.WorkspaceBusy, match="pipeline_flow"):
+            runner.run_pipeline("ner", "ner", ("train_ner",), {}, "metrics/ner.json")
+        not_holding = runner.ParentRun("pipeline", "run-1", holds_workspace=False)
+        with pytest.raises(common.WorkspaceBusy, match="pipeline_flow"):
+            runner.run_pipeline("ner", "ner", ("train_ner",), {}, "metrics/ner.json", parent=not_holding)
+    runner.run_pipeline("ner", "ner", ("train_ner",), {}, "metrics/ner.json")
+    assert ran[-1] == ("ner", "ner")  # on its own: its own experiment, and the lock was free

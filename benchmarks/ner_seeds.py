@@ -96,11 +96,16 @@ def variant_params(variant: str, seed: int) -> dict:
     return raw
 
 
-def run_record(variant: str, seed: int, results: dict, seconds: float, **extra) -> dict:
-    """One run's file: what ran (variant, seed, backend, commit) and its dev/test figures."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+def head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def run_record(variant: str, seed: int, results: dict, seconds: float, commit: str | None = None, **extra) -> dict:
+    """One run's file: what ran (variant, seed, backend, commit: HEAD when the run started,
+    default HEAD now) and its dev/test figures."""
     return {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], **extra,
-            "backend": settings().keras_backend, "commit": commit.stdout.strip(),
+            "backend": settings().keras_backend, "commit": commit or head_commit(),
             "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"], "seconds": round(seconds, 1),
             **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
 
@@ -115,7 +120,7 @@ def run_one(variant: str, seed: int) -> dict:
         link.symlink_to(ROOT / "data" / "prepared" / "ner")
     (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log = work / "train.log"
+    log, commit = work / "train.log", head_commit()  # a run takes ~20 min: commits may land meanwhile
     print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (progress: tail -f {log})", flush=True)
     with log.open("w") as out:
         proc = subprocess.run([sys.executable, "-u", "-c", RUN_SCRIPT], cwd=work, env=env, stdout=out,
@@ -126,7 +131,7 @@ def run_one(variant: str, seed: int) -> dict:
     results = json.loads(result_lines[-1][len("RESULT "):])
     # A resumed run's "seconds" are this process's only: the epochs before the checkpoint
     # ran earlier (resumed_after_epoch says how many).
-    record = run_record(variant, seed, results, results["seconds"],
+    record = run_record(variant, seed, results, results["seconds"], commit,
                         machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                         **({"resumed_after_epoch": results["resumed_after_epoch"]}
                            if results["resumed_after_epoch"] else {}))

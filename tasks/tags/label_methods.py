@@ -44,6 +44,29 @@ def spread(A: sp.csr_matrix, start: np.ndarray, alpha: float, steps: int = STEPS
     return F
 
 
+def spread_many(A: sp.csr_matrix, start: np.ndarray, alphas, steps: int = STEPS) -> dict[float, np.ndarray]:
+    """:func:`spread` for every α of ``alphas`` from one series of ``steps`` products.
+    Unrolled, ``steps`` iterations from F = start give
+    F = (1−α)·Σ_{k<steps} α^k·A^k·start + α^steps·A^steps·start,
+    so the products A^k·start are shared by every α (a validation search over 7 values
+    costs 30 sparse products instead of 180). Equal to :func:`spread` up to float32
+    rounding (the sum runs in another order)."""
+    for alpha in alphas:
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha}")
+    start = np.asarray(start, np.float32)
+    A = A.astype(np.float32, copy=False)
+    spreading = [a for a in dict.fromkeys(alphas) if a != 0.0 and steps > 0]
+    out = {a: np.float32(1.0 - a) * start for a in spreading}
+    power = start
+    for k in range(1, steps + 1):
+        power = A @ power
+        for a in spreading:
+            weight = a ** k if k == steps else (1.0 - a) * a ** k
+            out[a] += np.float32(weight) * power
+    return {a: out.get(a, start) for a in alphas}
+
+
 def label_matrix(n: int, train_rows: np.ndarray, Y_train: np.ndarray) -> np.ndarray:
     """(n, tags): the train articles' tags on their rows, zero on every other row."""
     Y0 = np.zeros((n, Y_train.shape[1]), np.float32)
@@ -51,12 +74,18 @@ def label_matrix(n: int, train_rows: np.ndarray, Y_train: np.ndarray) -> np.ndar
     return Y0
 
 
-def correction(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray,
-               alpha: float) -> tuple[np.ndarray, float]:
-    """(E, σ): the train residuals spread over the graph, and the mean train-row error."""
+def residuals(Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray) -> tuple[np.ndarray, float]:
+    """(E₀, σ): the train rows' errors Y − Z (zero elsewhere), and their mean L1 norm."""
     E0 = np.zeros_like(Z, dtype=np.float32)
     E0[train_rows] = Y_train - Z[train_rows]
     sigma = float(np.abs(E0[train_rows]).sum(axis=1).mean()) if len(train_rows) else 0.0
+    return E0, sigma
+
+
+def correction(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray,
+               alpha: float) -> tuple[np.ndarray, float]:
+    """(E, σ): the train residuals spread over the graph, and the mean train-row error."""
+    E0, sigma = residuals(Z, train_rows, Y_train)
     return spread(A, E0, alpha), sigma
 
 
@@ -72,12 +101,17 @@ def correct(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np
     return corrected(Z, *correction(A, Z, train_rows, Y_train, alpha))
 
 
+def with_train_tags(Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray) -> np.ndarray:
+    """G₀: the scores with the train rows set to their tags."""
+    G0 = np.array(Z, np.float32)
+    G0[train_rows] = Y_train
+    return G0
+
+
 def smooth(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray,
            alpha: float) -> np.ndarray:
     """The smooth half: scores with train rows set to their tags, spread over the graph."""
-    G0 = np.array(Z, np.float32)
-    G0[train_rows] = Y_train
-    return spread(A, G0, alpha)
+    return spread(A, with_train_tags(Z, train_rows, Y_train), alpha)
 
 
 @dataclass(frozen=True)
@@ -90,8 +124,7 @@ class Chosen:
 
 def label_propagation(A: sp.csr_matrix, train_rows: np.ndarray, Y_train: np.ndarray, validation_score,
                       alphas=ALPHAS) -> Chosen:
-    Y0 = label_matrix(A.shape[0], train_rows, Y_train)
-    runs = {alpha: spread(A, Y0, alpha) for alpha in alphas}
+    runs = spread_many(A, label_matrix(A.shape[0], train_rows, Y_train), alphas)
     alpha = max(alphas, key=lambda a: validation_score(runs[a]))
     return Chosen(runs[alpha], {"alpha": alpha})
 
@@ -99,13 +132,14 @@ def label_propagation(A: sp.csr_matrix, train_rows: np.ndarray, Y_train: np.ndar
 def correct_and_smooth(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np.ndarray,
                        validation_score, alphas=ALPHAS) -> Chosen:
     """C&S on base scores Z; α₁ chosen on validation first, then α₂ given α₁ (a line
-    search each, not the full grid: 12 spreads instead of 36)."""
-    errors = {a: correction(A, Z, train_rows, Y_train, a) for a in alphas}
-    a1 = max(alphas, key=lambda a: validation_score(corrected(Z, *errors[a])))
-    base = corrected(Z, *errors[a1])
-    smoothed = {a: smooth(A, base, train_rows, Y_train, a) for a in alphas}
+    search each, not the full grid; each search is one series of products: spread_many).
+    The same as :func:`correct` then :func:`smooth` with the chosen α's."""
+    E0, sigma = residuals(Z, train_rows, Y_train)
+    errors = spread_many(A, E0, alphas)
+    a1 = max(alphas, key=lambda a: validation_score(corrected(Z, errors[a], sigma)))
+    smoothed = spread_many(A, with_train_tags(corrected(Z, errors[a1], sigma), train_rows, Y_train), alphas)
     a2 = max(alphas, key=lambda a: validation_score(smoothed[a]))
-    return Chosen(smoothed[a2], {"correct_alpha": a1, "smooth_alpha": a2}, errors[a1][0], errors[a1][1])
+    return Chosen(smoothed[a2], {"correct_alpha": a1, "smooth_alpha": a2}, errors[a1], sigma)
 
 
 def correct_and_smooth_new(z: np.ndarray, chosen: Chosen, neighbours: np.ndarray, weights: np.ndarray) -> np.ndarray:

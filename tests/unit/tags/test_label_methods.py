@@ -44,6 +44,38 @@ def test_spread_converges_to_the_closed_form():
     np.testing.assert_allclose(lm.spread(row_normalised(adj), S, 0.8, 200), closed, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("steps", [0, 1, 7, lm.STEPS])
+def test_one_series_gives_every_alpha_as_its_own_spread(steps):
+    A, S = row_normalised(random_graph()), np.random.default_rng(7).random((30, 4))
+    many = lm.spread_many(A, S, lm.ALPHAS, steps)
+    assert list(many) == list(lm.ALPHAS)
+    for alpha in lm.ALPHAS:
+        np.testing.assert_allclose(many[alpha], lm.spread(A, S, alpha, steps) if steps else S, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        lm.spread_many(A, S, (0.5, 1.0))
+
+
+def test_correct_and_smooth_is_correct_then_smooth_with_the_alphas_validation_picks():
+    """The searched C&S equals the two halves run one α at a time, with the α's a brute-force
+    search over those halves picks."""
+    A, rng = row_normalised(random_graph()), np.random.default_rng(8)
+    Z = rng.random((30, 3)).astype(np.float32)
+    train = np.arange(0, 30, 3)
+    Y = (rng.random((len(train), 3)) < 0.5).astype(np.float32)
+    target = rng.random((30, 3))
+
+    def closeness(F):
+        return -float(np.abs(F - target).sum())
+
+    chosen = lm.correct_and_smooth(A, Z, train, Y, closeness)
+    a1 = max(lm.ALPHAS, key=lambda a: closeness(lm.correct(A, Z, train, Y, a)))
+    a2 = max(lm.ALPHAS, key=lambda a: closeness(lm.smooth(A, lm.correct(A, Z, train, Y, a1), train, Y, a)))
+    assert chosen.alphas == {"correct_alpha": a1, "smooth_alpha": a2}
+    expected = lm.smooth(A, lm.correct(A, Z, train, Y, a1), train, Y, a2)
+    np.testing.assert_allclose(chosen.scores, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chosen.errors, lm.correction(A, Z, train, Y, a1)[0], rtol=1e-5, atol=1e-6)
+
+
 def test_correct_and_smooth_against_dense_algebra():
     adj = random_graph()
     A, rng = row_normalised(adj), np.random.default_rng(3)

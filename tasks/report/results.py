@@ -236,5 +236,23 @@ def tags_timing(root: Path) -> str:
     return block(body, Source((TAGS_METRICS, TAGS_SAGE), "dvc repro evaluate_tags"))
 
 
-TABLES = {"summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
+def ner_stage_time(root: Path) -> str:
+    """How long a ``train_ner`` run takes, from the seed runs' own clocks (a resumed run's
+    clock covers only its last part, so it is left out)."""
+    rows, machines = [], set()
+    for variant in load(root, NER_SEEDS)["ranked_by_dev_f1"]:
+        runs = [r for r in _ner_run_files(root, variant) if "resumed_after_epoch" not in r]
+        if not runs:
+            continue
+        machines |= {r["machine"] for r in runs if "machine" in r}
+        minutes = [r["seconds"] / 60 for r in runs]
+        rows.append([NER_VARIANTS.get(variant, variant), str(len(runs)),
+                     f"{format_mean_std(*mean_std(minutes), digits=1, scale=1)} ({min(minutes):.0f}-{max(minutes):.0f})",
+                     f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}",
+                     f"{mean_std(r['seconds'] / r['epochs_run'] for r in runs)[0]:.0f} s"])
+    body = table(["variant", "runs timed", "minutes per run (range)", "epochs run", "seconds per epoch"], rows)
+    return block(body, Source((f"{NER_RUNS}/*.json",), "python benchmarks/ner_seeds.py", ", ".join(sorted(machines))))
+
+
+TABLES = {"ner-stage-time": ner_stage_time, "summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
           "tags": tags, "tags-paired": tags_paired, "tags-timing": tags_timing, "tags-minilm": tags_minilm}

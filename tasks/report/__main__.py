@@ -1,8 +1,9 @@
 """Render every results table of README.md and docs/*.md from the files that hold the
-figures, between ``<!-- report:NAME -->`` markers (``make report``).
+figures, between ``<!-- report:NAME -->`` markers, and the figures of ``FIGURES``
+(``make report``).
 
-    python -m tasks.report           # rewrite the tables in place
-    python -m tasks.report --check   # exit 1, naming each page and table, if a table differs
+    python -m tasks.report           # rewrite the tables and figures in place
+    python -m tasks.report --check   # exit 1, naming each page and table or figure, if one differs
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from tasks.common.settings import PROJECT_ROOT
 from tasks.report import benchmarks, results, settings_table
+from tasks.report.figures import stale_figures
 from tasks.report.markdown import BLOCK, ReportError, replace_blocks
 
 TABLES = {**results.TABLES, **benchmarks.TABLES, **settings_table.TABLES}
@@ -42,7 +44,7 @@ def report(root: Path, check: bool) -> list[str]:
     unused = sorted(set(blocks) - used)
     if unused:
         raise ReportError(f"tables no page shows (add <!-- report:NAME --> markers): {', '.join(unused)}")
-    return stale
+    return stale + stale_figures(root, check)
 
 
 def _bodies(text: str) -> list[str]:
@@ -51,7 +53,7 @@ def _bodies(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is stale")
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table or figure is stale")
     ap.add_argument("--root", type=Path, default=PROJECT_ROOT, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     try:

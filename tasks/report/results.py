@@ -75,7 +75,7 @@ def _seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) ->
     return format_mean_std(*mean_std(values), digits=digits, scale=scale)
 
 
-def _ner_run_files(root: Path, variant: str) -> list[dict]:
+def ner_run_files(root: Path, variant: str) -> list[dict]:
     return [load(root, str(p.relative_to(root))) for p in sorted((root / NER_RUNS).glob(f"{variant}-seed*.json"))]
 
 
@@ -83,7 +83,7 @@ def ner_seeds(root: Path) -> str:
     summary = load(root, NER_SEEDS)
     rows, backends = [], set()
     for variant in summary["ranked_by_dev_f1"]:
-        runs = _ner_run_files(root, variant)
+        runs = ner_run_files(root, variant)
         backends |= {r["backend"] for r in runs}
         per_seed = {str(r["seed"]): r for r in runs}
         rows.append([NER_VARIANTS.get(variant, variant), ", ".join(per_seed), _seed_stat(per_seed, "dev_f1"),
@@ -117,8 +117,8 @@ def _signed(stat: tuple[float, float], n: int) -> str:
 
 
 def _paired(root: Path, best: str, other: str, key: str) -> list[float]:
-    a = {r["seed"]: r[key] for r in _ner_run_files(root, best)}
-    b = {r["seed"]: r[key] for r in _ner_run_files(root, other)}
+    a = {r["seed"]: r[key] for r in ner_run_files(root, best)}
+    b = {r["seed"]: r[key] for r in ner_run_files(root, other)}
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
 
@@ -198,8 +198,8 @@ def summary(root: Path) -> str:
     """README's front-page table: the headline figure of each half."""
     seeds, ner, tag = load(root, NER_SEEDS), load(root, NER_METRICS), load(root, TAGS_METRICS)
     best = seeds["ranked_by_dev_f1"][0]
-    runs = {str(r["seed"]): r for r in _ner_run_files(root, best)}
-    no_graph = {str(r["seed"]): r for r in _ner_run_files(root, NER_ABLATION.get(best, ""))}
+    runs = {str(r["seed"]): r for r in ner_run_files(root, best)}
+    no_graph = {str(r["seed"]): r for r in ner_run_files(root, NER_ABLATION.get(best, ""))}
     learned = best_learned(tag)
     preset = load(root, TAGS_SAGE)["preset"]
 
@@ -241,7 +241,7 @@ def ner_stage_time(root: Path) -> str:
     clock covers only its last part, so it is left out)."""
     rows, machines = [], set()
     for variant in load(root, NER_SEEDS)["ranked_by_dev_f1"]:
-        runs = [r for r in _ner_run_files(root, variant) if "resumed_after_epoch" not in r]
+        runs = [r for r in ner_run_files(root, variant) if "resumed_after_epoch" not in r]
         if not runs:
             continue
         machines |= {r["machine"] for r in runs if "machine" in r}

@@ -70,3 +70,19 @@ def test_mean_std_is_the_sample_std():
 def test_a_table_from_another_machine_is_marked():
     assert "another machine" not in Source(("x.json",), machine=REFERENCE_MACHINE).caption()
     assert "**another machine** than the reference" in Source(("x.json",), machine="laptop arm64, 8 cores").caption()
+
+
+def test_the_figure_is_redrawn_from_the_files_and_a_stale_one_fails_the_check(project_copy, capsys):
+    from tasks.report.figures import FIGURES, ner_seeds_svg
+
+    figure = project_copy / "docs" / "images" / "ner_seeds.svg"
+    assert "docs/images/ner_seeds.svg" in FIGURES
+    assert ner_seeds_svg(project_copy) == figure.read_text()  # same files, same bytes
+    run = json.loads((project_copy / "benchmarks/results/ner_seeds/graph-seed42.json").read_text())
+    assert f"{100 * run['test_f1']:.2f}" not in figure.read_text()  # drawn, not printed: points, not numbers
+    run["test_f1"] -= 0.01
+    (project_copy / "benchmarks/results/ner_seeds/graph-seed42.json").write_text(json.dumps(run))
+    assert report(project_copy, check=True) == ["README.md: summary", "docs/results.md: ner-seeds, ner-paired",
+                                                "docs/images/ner_seeds.svg"]
+    assert main(["--root", str(project_copy)]) == 0
+    assert figure.read_text() == ner_seeds_svg(project_copy) and report(project_copy, check=True) == []

@@ -12,8 +12,7 @@ import json
 
 from prefect import Flow
 
-from flows.forms import (FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets,
-                         run_cli)
+from flows.forms import FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets, run_cli
 from flows.ner import build_ner_flow
 from flows.reporting import git_commit, publish_summary, run_label
 from flows.runner import ParentRun, origin_tags
@@ -73,7 +72,8 @@ def main() -> None:
 
     def start() -> None:
         overrides = parse_sets(args.sets)
-        build_pipeline_flow(FlowForms.read())(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
+        pipeline_flow = build_pipeline_flow(FlowForms.read())
+        pipeline_flow(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
 
     run_cli(start)
 

@@ -174,7 +174,7 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
     from tasks.common.params import flatten
 
     params = resolve_params(overrides)
-    if parent is None:  # a pipeline's subflow: the pipeline checked it
+    if parent is None:  # on its own (a pipeline checked it for its subflows)
         check_tracking_server()
     experiment, parent_id = (parent.experiment, parent.run_id) if parent else (name, None)
     tree = flatten({section: getattr(params, section).model_dump()})

@@ -246,13 +246,15 @@ def ner_stage_time(root: Path) -> str:
             continue
         machines |= {r["machine"] for r in runs if "machine" in r}
         minutes = [r["seconds"] / 60 for r in runs]
+        spread = f"({min(minutes):.0f}-{max(minutes):.0f})"
         rows.append([NER_VARIANTS.get(variant, variant), str(len(runs)),
-                     f"{format_mean_std(*mean_std(minutes), digits=1, scale=1)} ({min(minutes):.0f}-{max(minutes):.0f})",
+                     f"{format_mean_std(*mean_std(minutes), digits=1, scale=1)} {spread}",
                      f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}",
                      f"{mean_std(r['seconds'] / r['epochs_run'] for r in runs)[0]:.0f} s"])
     body = table(["variant", "runs timed", "minutes per run (range)", "epochs run", "seconds per epoch"], rows)
     return block(body, Source((f"{NER_RUNS}/*.json",), "python benchmarks/ner_seeds.py", ", ".join(sorted(machines))))
 
 
-TABLES = {"ner-stage-time": ner_stage_time, "summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
+TABLES = {"summary": summary, "ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
+          "ner-stage-time": ner_stage_time,
           "tags": tags, "tags-paired": tags_paired, "tags-timing": tags_timing, "tags-minilm": tags_minilm}

@@ -40,18 +40,24 @@ def test_every_variant_is_valid_params_and_sets_its_seed(seeds):
 
 
 def test_summary_means_std_ranking_and_paired_differences(seeds):
+    import yaml
+
     dev_a, test_a, dev_b, test_b = [0.95, 0.94, 0.96], [0.90, 0.91, 0.89], [0.93, 0.935], [0.88, 0.87]
     for seed, dev, test in zip((1, 2, 3), dev_a, test_a):
         write_run(seeds, "default_crf", seed, dev, test)
     for seed, dev, test in zip((1, 3), dev_b, test_b):
         write_run(seeds, "default_softmax", seed, dev, test)
+    write_run(seeds, "seed_readme", 1, 0.99, 0.99)  # one lucky seed tops the ranking ...
+    (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(seeds.variant_params("default_crf", 42)))
     summary = seeds.summarise()
+    assert summary["default"] == "default_crf"  # ... but the pairs are with what params.yaml trains
     a = summary["variants"]["default_crf"]
     assert a["seeds"] == [1, 2, 3]
     assert a["dev_f1"]["mean"] == pytest.approx(statistics.fmean(dev_a))
     assert a["test_f1"]["std"] == pytest.approx(statistics.stdev(test_a))
-    assert summary["ranked_by_dev_f1"] == ["default_crf", "default_softmax"]
-    paired = summary["paired_vs_best"]["default_softmax"]
+    assert summary["ranked_by_dev_f1"] == ["seed_readme", "default_crf", "default_softmax"]
+    assert summary["paired_vs_default"]["seed_readme"]["seeds"] == [1]
+    paired = summary["paired_vs_default"]["default_softmax"]
     assert paired["seeds"] == [1, 3]  # only the seeds both variants ran
     diffs = [0.95 - 0.93, 0.96 - 0.935]
     assert paired["dev_f1"]["mean"] == pytest.approx(statistics.fmean(diffs))

@@ -168,3 +168,15 @@ def module_flow(fn: Callable, name: str) -> Flow:
 
     fn.__qualname__ = fn.__name__
     return flow(name=name, log_prints=True)(fn)
+
+
+def entrypoint_getattr(module: str, name: str, build: Callable[[FlowForms], Flow]) -> Callable[[str], Flow]:
+    """A module ``__getattr__`` (PEP 562) that makes ``<module file>:<name>``, a
+    deployment's entrypoint, the flow ``build`` makes from params.yaml as it is when
+    Prefect looks it up; importing the module reads nothing."""
+    def __getattr__(attr: str) -> Flow:
+        if attr == name:
+            return build(FlowForms.read())
+        raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+    return __getattr__

@@ -10,7 +10,8 @@ import argparse
 
 from prefect import Flow, task
 
-from flows.forms import FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets, run_cli
+from flows.forms import (FlowForms, add_set_option, chosen_values, entrypoint_getattr, module_flow, overrides_from,
+                         parse_sets, run_cli)
 from flows.reporting import publish_summary
 from flows.runner import ParentRun, run_pipeline
 
@@ -50,12 +51,8 @@ def build_ner_flow(forms: FlowForms, parent: ParentRun | None = None) -> Flow:
     return module_flow(ner_flow, "ner")
 
 
-def __getattr__(name: str):
-    """``flows/ner.py:ner_flow`` (the deployments' entrypoint): built when looked up,
-    with params.yaml as it is then."""
-    if name == "ner_flow":
-        return build_ner_flow(FlowForms.read())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# flows/ner.py:ner_flow, the deployments' entrypoint: built when looked up
+__getattr__ = entrypoint_getattr(__name__, "ner_flow", build_ner_flow)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import json
 
 from prefect import Flow
 
-from flows.forms import FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets, run_cli
+from flows.forms import (FlowForms, add_set_option, chosen_values, entrypoint_getattr, module_flow, overrides_from,
+                         parse_sets, run_cli)
 from flows.ner import build_ner_flow
 from flows.reporting import git_commit, publish_summary, run_label
 from flows.runner import ParentRun, origin_tags
@@ -57,12 +58,8 @@ def _summary_rows(ner_metrics: dict, tags_metrics: dict) -> list[tuple[str, str]
                     " / ".join(f"{tags_metrics[name][k]:.4f}" for k in COMPARED)) for name in methods(tags_metrics)]
 
 
-def __getattr__(name: str):
-    """``flows/pipeline.py:pipeline_flow`` (the deployments' entrypoint): built when
-    looked up, with params.yaml as it is then."""
-    if name == "pipeline_flow":
-        return build_pipeline_flow(FlowForms.read())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# flows/pipeline.py:pipeline_flow, the deployments' entrypoint: built when looked up
+__getattr__ = entrypoint_getattr(__name__, "pipeline_flow", build_pipeline_flow)
 
 
 def main() -> None:

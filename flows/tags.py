@@ -10,7 +10,8 @@ import argparse
 
 from prefect import Flow, task
 
-from flows.forms import FlowForms, add_set_option, chosen_values, module_flow, overrides_from, parse_sets, run_cli
+from flows.forms import (FlowForms, add_set_option, chosen_values, entrypoint_getattr, module_flow, overrides_from,
+                         parse_sets, run_cli)
 from flows.reporting import publish_summary
 from flows.runner import ParentRun, run_pipeline
 from tasks.tags.evaluation import COMPARED, methods
@@ -58,12 +59,8 @@ def build_tags_flow(forms: FlowForms, parent: ParentRun | None = None) -> Flow:
     return module_flow(tags_flow, "tags")
 
 
-def __getattr__(name: str):
-    """``flows/tags.py:tags_flow`` (the deployments' entrypoint): built when looked up,
-    with params.yaml as it is then."""
-    if name == "tags_flow":
-        return build_tags_flow(FlowForms.read())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# flows/tags.py:tags_flow, the deployments' entrypoint: built when looked up
+__getattr__ = entrypoint_getattr(__name__, "tags_flow", build_tags_flow)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tasks.common.stats import mean_std
 from tasks.report.markdown import load
-from tasks.report.results import NER_RUNS, NER_SEEDS, ner_run_files
+from tasks.report.results import NER_SEEDS, ner_run_files
 
 SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "gnn-pipelines", "font.size": 9}
 
@@ -50,14 +50,14 @@ def ner_seeds_svg(root: Path) -> str:
     return out.getvalue()
 
 
-# path under the root -> (renderer, the files it reads: for the caption of the page that shows it)
-FIGURES = {"docs/images/ner_seeds.svg": (ner_seeds_svg, (NER_SEEDS, f"{NER_RUNS}/*.json"))}
+# path under the root -> what draws it
+FIGURES = {"docs/images/ner_seeds.svg": ner_seeds_svg}
 
 
 def stale_figures(root: Path, check: bool) -> list[str]:
     """Figures whose file differs from what the files give; rewrites them unless ``check``."""
     stale = []
-    for rel, (render, _) in FIGURES.items():
+    for rel, render in FIGURES.items():
         path, svg = root / rel, render(root)
         if not path.is_file() or path.read_text(encoding="utf-8") != svg:
             stale.append(rel)

@@ -56,10 +56,11 @@ def build(variant: str, vocab: dict, embeddings, units: int):
     x = keras.layers.Embedding(*embeddings.shape, trainable=False, name="word_embedding")(words)
     if variant.startswith("edge"):
         edges = keras.Input((EDGE_COLUMNS,), dtype="int32", name="edges")
-        graph_inputs = {"edges": edges}
+        nodes = keras.Input((), dtype="int32", name="nodes")
+        graph_inputs = {"edges": edges, "nodes": nodes}
         # edge_bases: the layer configuration of our default preset (basis decomposition).
         options = dict(num_bases=8, normalize=True, edge_weighting=True) if variant == "edge_bases" else {}
-        gcn = lambda u, h: GraphConvolution(u, L, activation="relu", **options)([h, edges], mask=mask)  # noqa: E731
+        gcn = lambda u, h: GraphConvolution(u, L, activation="relu", **options)([h, edges, nodes], mask=mask)  # noqa: E731
     else:
         adj = keras.Input((R, None, None), name="adjacency")
         graph_inputs = {"adjacency": adj}
@@ -110,7 +111,7 @@ def run_variant(variant: str, n_batches: int, batch_size: int, passes: int, unit
             y, w = np.pad(y, [(0, 0), (0, extra)]), np.pad(w, [(0, 0), (0, extra)])
         inputs = {"words": x["words"]}
         if variant.startswith("edge"):
-            inputs["edges"] = x["edges"]
+            inputs["edges"], inputs["nodes"] = x["edges"], x["nodes"]
         else:
             t0 = time.perf_counter()
             heads, rels = padded_trees(split, idx, x["words"].shape[1])

@@ -63,6 +63,11 @@ def relation_count(num_dep_labels: int, self_links: bool, consecutive_links: boo
 # drops it), so one edge list serves layers with different link options.
 ARC, ARC_BACK, PREV, NEXT, SELF, DOC_EARLIER, DOC_LATER, NO_EDGE = range(8)
 EDGE_COLUMNS = 4  # src, dst, kind, dependency label (0 where the kind has none)
+# The per-token message table of a basis-decomposed layer (GraphConvolution.basis_messages):
+# slot 0 the arc into the token, 1 the arc out of it, then one per unlabelled kind.
+UNLABELLED = (PREV, NEXT, SELF, DOC_EARLIER, DOC_LATER)
+SLOT_OF_KIND_NAMES = ("arc in", "arc out", "previous", "next", "self", "earlier repeat", "later repeat")
+SLOT_OF_KIND = np.asarray([0, 1, 2, 3, 4, 5, 6, 0], np.int32)  # by kind: ARC, ARC_BACK, *UNLABELLED, NO_EDGE
 
 
 def graph_edges(heads: np.ndarray, rels: np.ndarray, lengths, doc_src: np.ndarray | None = None) -> np.ndarray:
@@ -87,6 +92,25 @@ def graph_edges(heads: np.ndarray, rels: np.ndarray, lengths, doc_src: np.ndarra
     return np.stack(columns, axis=1).astype(np.int32)
 
 
+def compact_graph(edges: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``edges`` renumbered from flat positions to token numbers, and ``nodes`` (T,): the
+    flat position of each real token (``mask`` (B, n) True), in flat order. The layer fed
+    ``[h, edges, nodes]`` computes over the T tokens instead of all B * n positions."""
+    nodes = np.flatnonzero(np.asarray(mask).reshape(-1)).astype(np.int32)
+    number = np.full(np.asarray(mask).size, -1, np.int32)
+    number[nodes] = np.arange(len(nodes), dtype=np.int32)
+    compact = edges.copy()
+    compact[:, :2] = number[edges[:, :2]]
+    if (compact[:, :2] < 0).any():
+        raise ValueError("an edge touches a padded position")
+    return compact, nodes
+
+
+def pad_nodes(nodes: np.ndarray, size: int) -> np.ndarray:
+    """``nodes`` followed by -1 (no token: gathers row 0, contributes nothing) up to ``size``."""
+    return np.concatenate([nodes, np.full(max(0, size - len(nodes)), -1, np.int32)])
+
+
 def pad_edges(edges: np.ndarray, size: int) -> np.ndarray:
     """``edges`` followed by ``NO_EDGE`` rows (weight 0) up to ``size`` rows."""
     padding = np.zeros((max(0, size - len(edges)), EDGE_COLUMNS), np.int32)
@@ -96,8 +120,11 @@ def pad_edges(edges: np.ndarray, size: int) -> np.ndarray:
 
 @keras.saving.register_keras_serializable(package="gnn")
 class GraphConvolution(keras.layers.Layer):
-    """Inputs ``[h (B,n,d), edges (E,4)]`` (:func:`graph_edges` of the batch) and
-    ``mask`` (B,n) -> (B,n,units)."""
+    """Inputs ``[h (B,n,d), edges (E,4)]`` (:func:`graph_edges` of the batch: every
+    position is a node) or ``[h, edges, nodes (T,)]`` (:func:`compact_graph`: the edges
+    number the real tokens whose flat positions ``nodes`` lists, -1 padding), and
+    ``mask`` (B,n) -> (B,n,units). Both give the same output; the second computes over
+    the real tokens only."""
 
     def __init__(self, units: int, num_dep_labels: int, activation=None, self_links: bool = True,
                  consecutive_links: bool = True, backward_links: bool = True, edge_weighting: bool = False,
@@ -151,29 +178,68 @@ class GraphConvolution(keras.layers.Layer):
         return list(first), list(labelled), [int(u) for u in used]
 
     def typed_edges(self, edges):
-        """(src, dst, rel, weight) of the batch's edge list for this layer's relations."""
+        """(src, dst, kind, rel, weight) of the batch's edge list for this layer's relations."""
         edges = ops.cast(edges, "int32")
         src, dst, kind, label = (edges[:, c] for c in range(EDGE_COLUMNS))
         first, labelled, used = (ops.convert_to_tensor(np.asarray(t, np.int32)) for t in self.relation_of_kind())
         on = ops.take(used, kind)
         rel = on * (ops.take(first, kind) + ops.take(labelled, kind) * label)  # a disabled edge: relation 0, weight 0
-        return src, dst, rel, ops.cast(on, "float32")
+        return src, dst, kind, rel, ops.cast(on, "float32")
+
+    def basis_messages(self, nodes, src, dst, kind, rel):
+        """(E, units): each edge's message ``h_src W_rel``, ``W_rel = sum_b a_rb V_b``.
+
+        Mixing the B basis products per edge gathers B * units numbers per edge (five
+        edges and more per token). But a token's relation on an edge is fixed by the
+        edge's kind and one label: an arc's label is its dependent's, and every token has
+        exactly one arc to its head (graph_edges). So the messages are mixed once per
+        token into a table of ``SLOTS`` rows (the arc *into* it from its head, the arc
+        *out of* it to its head, and one per unlabelled kind), and each edge gathers one
+        row of ``units`` numbers: the arc into a token by its destination, every other
+        kind by its source."""
+        num_nodes, u = ops.shape(nodes)[0], self.units
+        first, _, used = (np.asarray(t, np.int32) for t in self.relation_of_kind())
+        first = first * used  # a disabled kind (weight 0) may name no relation of this layer
+        hv = ops.reshape(ops.matmul(nodes, ops.cast(self.bases, nodes.dtype)), (-1, self.num_bases, u))
+        coef = ops.cast(self.coefficients, nodes.dtype)
+        is_arc = ops.cast(ops.equal(kind, ARC), "int32")
+        head = ops.segment_sum(src * is_arc, dst, num_segments=num_nodes)  # each token's head
+        label = ops.segment_sum(rel * is_arc, dst, num_segments=num_nodes) - int(first[ARC])  # its arc's label
+        into = ops.einsum("nbu,nb->nu", ops.take(hv, head, axis=0), ops.take(coef, label + int(first[ARC]), axis=0))
+        out = ops.einsum("nbu,nb->nu", hv, ops.take(coef, label + int(first[ARC_BACK]), axis=0))
+        fixed = ops.einsum("nbu,sb->nsu", hv, ops.take(coef, first[list(UNLABELLED)], axis=0))
+        table = ops.reshape(ops.concatenate([into[:, None], out[:, None], fixed], axis=1), (-1, u))
+        slot = ops.take(ops.convert_to_tensor(SLOT_OF_KIND), kind)
+        row = ops.where(ops.equal(kind, ARC), dst, src) * len(SLOT_OF_KIND_NAMES) + slot
+        return ops.take(table, row, axis=0)
 
     def call(self, inputs, mask=None):
         h, edges = inputs[:2]
+        positions = inputs[2] if len(inputs) > 2 else None
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         batch, n = ops.shape(h)[0], ops.shape(h)[1]
         if mask is None:
             mask = ops.ones((batch, n), dtype="bool")
-        R, u = self.num_relations, self.units
-        src, dst, rel, wt = self.typed_edges(edges)
+        src, dst, kind, rel, wt = self.typed_edges(edges)
         nodes = ops.reshape(h, (-1, ops.shape(h)[-1]))
+        if positions is not None:
+            positions = ops.cast(positions, "int32")
+            nodes = ops.take(nodes, ops.maximum(positions, 0), axis=0)
+        out = self.activation(self.propagate(nodes, src, dst, kind, rel, wt))
+        if positions is not None:
+            # Back to the batch's positions; a padding entry (-1) adds zeros to row 0.
+            valid = ops.cast(ops.greater_equal(positions, 0), out.dtype)[:, None]
+            out = ops.segment_sum(out * valid, ops.maximum(positions, 0), num_segments=batch * n)
+        out = ops.reshape(out, (batch, n, self.units))
+        return out * ops.cast(mask, out.dtype)[..., None]
+
+    def propagate(self, nodes, src, dst, kind, rel, wt):
+        """Sum of the weighted messages into each of ``nodes`` (N, d), plus the bias: (N, units)."""
+        R, u = self.num_relations, self.units
         num_nodes = ops.shape(nodes)[0]
         if self.num_bases:
-            hv = ops.reshape(ops.matmul(nodes, ops.cast(self.bases, nodes.dtype)), (-1, self.num_bases, u))
-            coef = ops.take(ops.cast(self.coefficients, nodes.dtype), rel, axis=0)  # (E, B)
-            msg = ops.einsum("ebu,eb->eu", ops.take(hv, src, axis=0), coef)
+            msg = self.basis_messages(nodes, src, dst, kind, rel)
         else:
             hw = ops.reshape(ops.matmul(nodes, ops.cast(self.kernel, nodes.dtype)), (-1, u))  # (N*R, u)
             msg = ops.take(hw, src * R + rel, axis=0)
@@ -196,8 +262,7 @@ class GraphConvolution(keras.layers.Layer):
             out = ops.max(ops.reshape(per_relation, (-1, R, u)), axis=1)
         if self.use_bias:
             out = out + ops.cast(self.bias, out.dtype)
-        out = self.activation(ops.reshape(out, (batch, n, u)))
-        return out * ops.cast(mask, out.dtype)[..., None]
+        return out
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (self.units,)

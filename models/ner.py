@@ -111,7 +111,10 @@ class CrfTagger(keras.Model):
 
 @keras.saving.register_keras_serializable(package="gnn")
 class CharCNN(layers.Layer):
-    """Characters of each word -> conv -> max over the word's real characters."""
+    """Characters of each word -> conv -> max over the word's real characters. Called on
+    ``[chars, nodes]`` it convolves only the words at the flat positions ``nodes`` (-1
+    pads; a document batch pads to 2.6x its tokens) and gives every other position -1s,
+    as an empty word gets."""
 
     def __init__(self, num_chars: int, char_dim: int, filters: int, width: int = 3, **kwargs):
         super().__init__(**kwargs)
@@ -120,16 +123,24 @@ class CharCNN(layers.Layer):
         self.conv = layers.Conv1D(filters, width, padding="same", activation="tanh")
 
     def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            input_shape = input_shape[0]
         self.embed.build(input_shape)
         self.conv.build((None, input_shape[-1], self.char_dim))
 
-    def call(self, chars):
+    def call(self, inputs):
+        chars, positions = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
         b, n, c = ops.shape(chars)[0], ops.shape(chars)[1], ops.shape(chars)[2]
         flat = ops.reshape(chars, (-1, c))
+        if positions is not None:
+            flat = ops.take(flat, ops.maximum(positions, 0), axis=0)
         h = self.conv(self.embed(flat))
         present = ops.cast(ops.not_equal(flat, 0), h.dtype)[..., None]
         h = h * present - 2.0 * (1.0 - present)  # tanh >= -1, so padding never wins the max
         h = ops.maximum(ops.max(h, axis=1), -1.0)  # an empty (padding) word gives -1s
+        if positions is not None:  # back to every position: -1s where no word was convolved
+            valid = ops.cast(ops.greater_equal(positions, 0), h.dtype)[:, None]
+            h = ops.segment_sum((h + 1.0) * valid, ops.maximum(positions, 0), num_segments=b * n) - 1.0
         return ops.reshape(h, (b, n, self.filters))
 
     def get_config(self):
@@ -147,7 +158,11 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     # The batch's graph as one edge list over its flat positions (models/graph_conv.py):
     # its first axis counts edges, not sentences.
     edges = keras.Input((EDGE_COLUMNS,), dtype="int32", name="edges")
-    inputs = {"words": words, "casing": casing, "chars": chars, "edges": edges}
+    # The flat positions of the batch's real tokens, which the edges number (-1 pads):
+    # the character CNN and the graph layers compute over these only
+    # (models/graph_conv.py: compact_graph).
+    nodes = keras.Input((), dtype="int32", name="nodes")
+    inputs = {"words": words, "casing": casing, "chars": chars, "edges": edges, "nodes": nodes}
     mask = ops.not_equal(words, 0)
 
     features = [layers.Embedding(vocab_size, embedding_dim, trainable=config.trainable_embeddings,
@@ -155,7 +170,7 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     if config.casing_dim:
         features.append(layers.Embedding(num_casings, config.casing_dim, name="casing_embedding")(casing))
     if config.char_filters:
-        features.append(CharCNN(num_chars, config.char_dim, config.char_filters, name="char_cnn")(chars))
+        features.append(CharCNN(num_chars, config.char_dim, config.char_filters, name="char_cnn")([chars, nodes]))
     x = features[0] if len(features) == 1 else layers.Concatenate()(features)
 
     if config.context_units:
@@ -170,12 +185,12 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     for i, units in enumerate(config.gcn_units):
         if config.context_units or i > 0:
             x = layers.Dropout(config.dropout)(x)
-        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, edges], mask=mask)
+        x = GraphConvolution(units, activation="relu", name=f"gcn_{i}", **gcn)([x, edges, nodes], mask=mask)
 
     if config.output == "gcn":
         x = layers.Dropout(config.dropout)(x)
         scores = GraphConvolution(num_labels, backward_links=False, name="gcn_out", dtype="float32",
-                                  **gcn)([x, edges], mask=mask)
+                                  **gcn)([x, edges, nodes], mask=mask)
         # Softmax after the layer, not inside it: the layer zeroes padded positions, and a
         # softmax output of all zeros makes JAX's cross-entropy 0/0 = NaN there (NaN x a
         # zero weight is still NaN); zero scores give a harmless uniform row instead.

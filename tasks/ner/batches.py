@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from models.graph_conv import graph_edges, pad_edges
+from models.graph_conv import compact_graph, graph_edges, pad_edges, pad_nodes
 from tasks.common.files import read_json
 from tasks.ner.features import UNK
 
@@ -150,7 +150,8 @@ def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
                ladder: tuple[int, ...] | None = LENGTH_LADDER, doc_neighbours: int = 0,
                rows: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
     """Pad sentences ``idx``; returns (inputs, labels, mask as float weights). The
-    inputs carry the batch's graph as ``edges`` (models.graph_conv.graph_edges), with the
+    inputs carry the batch's graph as ``edges`` between its real tokens, whose flat
+    positions ``nodes`` lists (models.graph_conv.graph_edges, compact_graph), with the
     document edges when ``doc_neighbours`` > 0. ``rows`` >
     len(idx) adds empty rows (no token: masked everywhere, weight 0), so batches of
     packed document windows, whose sentence counts vary, share a few batch sizes
@@ -176,18 +177,21 @@ def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
             x["chars"][row, t, :len(ch)] = ch
     doc_src = document_edges(split, idx, n, doc_neighbours) if doc_neighbours else None
     lengths += [0] * (B - len(idx))
-    edges = graph_edges(heads, rels, lengths, doc_src)
-    x["edges"] = pad_edges(edges, padded_edge_count(len(edges)))
     weights = (np.arange(n)[None, :] < np.asarray(lengths)[:, None]).astype(np.float32)
+    edges, nodes = compact_graph(graph_edges(heads, rels, lengths, doc_src), weights > 0)
+    x["edges"] = pad_edges(edges, padded_edge_count(len(edges)))
+    x["nodes"] = pad_nodes(nodes, padded_edge_count(len(nodes)))
     return x, y, weights
 
 
 def padded_edge_count(count: int) -> int:
-    """Edge lists are padded to the next power of two (at least 64) rows: JAX compiles
+    """Edge and node lists are padded to the next power of two (at least 64) rows: JAX compiles
     one program per input shape, and the document-level default with a finer ladder
     (steps of 1.19x) compiled so many that LLVM ran out of memory in its second epoch on
-    the 2-core machine. Padding rows weigh exactly 0: they change no message, only, at
-    most, the order of a float sum (tests/unit/models/test_graph_conv.py)."""
+    the 2-core machine (and TensorFlow, which retraces per shape, ran 1.4x slower per
+    step with edge lists padded to multiples of 64). Padding rows weigh exactly 0: they
+    change no message, only, at most, the order of a float sum
+    (tests/unit/models/test_graph_conv.py)."""
     return max(64, 1 << (int(count) - 1).bit_length())
 
 

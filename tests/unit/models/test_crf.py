@@ -57,6 +57,17 @@ def test_viterbi_equals_brute_force(seed):
         assert (got[b, L:] == got[b, L - 1]).all()  # padding repeats the last tag
 
 
+def test_log_likelihood_of_longer_sentences_and_an_empty_row_equals_brute_force():
+    emissions, tags, mask, transitions, start, end = random_case(7, T=3, n=10, lengths=(10, 9, 8, 1, 0))
+    got = np.asarray(log_likelihood(emissions, tags, mask, transitions, start, end))
+    assert np.isfinite(got).all()
+    for b in range(4):  # the empty row's score is meaningless (callers weight it out)
+        L = int(mask[b].sum())
+        table = dict(brute_force(emissions[b].astype("float64"), L, transitions, start, end))
+        log_z = np.logaddexp.reduce(list(table.values()))
+        assert got[b] == pytest.approx(table[tuple(tags[b, :L])] - log_z, abs=1e-4)
+
+
 def test_a_single_step_batch():
     emissions, tags, mask, transitions, start, end = random_case(0, n=1, lengths=(1, 1))
     path = np.asarray(viterbi_decode(emissions, mask, transitions, start, end))

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from models.graph_conv import GraphConvolution, graph_edges, pad_edges, relation_count
+from models.graph_conv import GraphConvolution, compact_graph, graph_edges, pad_edges, pad_nodes, relation_count
 from benchmarks.references import DenseGraphConvolution, dense_adjacency
 
 L = 5  # dependency labels
@@ -153,9 +153,10 @@ def reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependenc
     return out * mask[..., None]
 
 
-@pytest.mark.parametrize("normalize, dependency_arcs", [(False, True), (True, True), (True, False)])
-def test_gated_layer_with_document_edges_equals_dense_reference(normalize, dependency_arcs):
-    rng = np.random.default_rng(int(normalize) * 2 + int(dependency_arcs))
+@pytest.mark.parametrize("normalize, dependency_arcs, bases", [(False, True, 0), (True, True, 0), (True, False, 0),
+                                                                (True, True, 3), (False, False, 2)])
+def test_gated_layer_with_document_edges_equals_dense_reference(normalize, dependency_arcs, bases):
+    rng = np.random.default_rng(int(normalize) * 2 + int(dependency_arcs) + 4 * bases)
     heads, rels, lengths, mask = random_trees(rng)
     B, n = heads.shape
     h = rng.normal(size=(B, n, 6)).astype("float32")
@@ -163,17 +164,41 @@ def test_gated_layer_with_document_edges_equals_dense_reference(normalize, depen
     doc_src = rng.choice(valid, (B, n, 3)).astype(np.int32)
     doc_src[rng.random(doc_src.shape) < 0.4] = -1
     layer = GraphConvolution(5, L, activation="relu", gates=True, document_edges=True, normalize=normalize,
-                             dependency_arcs=dependency_arcs)
+                             dependency_arcs=dependency_arcs, num_bases=bases)
     layer([h, edges_of(heads, rels, lengths, doc_src)], mask=mask)
     weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     got = np.asarray(layer([h, edges_of(heads, rels, lengths, doc_src)], mask=mask))
+    if bases:  # the reference takes the relation matrices W_r = sum_b a_rb V_b side by side
+        V, a, *rest = weights
+        R = layer.num_relations
+        weights = [np.einsum("rb,dbu->dru", a, V.reshape(6, bases, 5)).reshape(6, R * 5), *rest]
     want = reference_layer(h, heads, rels, mask, doc_src, weights, normalize, dependency_arcs)
     assert np.abs(want[mask]).max() > 0.1
     np.testing.assert_allclose(got, want, atol=1e-4)
     # the document edges matter: without them the output changes
     alone = np.asarray(layer([h, edges_of(heads, rels, lengths)], mask=mask))
     assert np.abs(alone - got).max() > 1e-3
+
+
+def output_and_gradient(layer, h, graph, mask):
+    """The layer's output on ``[h, *graph]`` and the gradients of sum(out^2) with respect
+    to ``h`` and every weight."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        out = layer([h, *graph], mask=mask)
+        loss = tf.reduce_sum(out * out)
+    grads = tape.gradient(loss, [h, *layer.trainable_weights])
+    return [np.asarray(out), *(np.asarray(tf.convert_to_tensor(g)) for g in grads)]
+
+
+def random_layer(rng, h, graph, mask, **options):
+    layer = GraphConvolution(5, L, activation="relu", **options)
+    layer([h, *graph], mask=mask)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+    return layer
 
 
 def test_padding_rows_of_the_edge_list_change_no_output_or_gradient():
@@ -184,21 +209,43 @@ def test_padding_rows_of_the_edge_list_change_no_output_or_gradient():
     heads, rels, lengths, mask = random_trees(rng)
     h = keras.ops.convert_to_tensor(rng.normal(size=(*heads.shape, 6)).astype("float32"))
     edges = graph_edges(heads, rels, lengths)
-    layer = GraphConvolution(5, L, activation="relu", gates=True, normalize=True, num_bases=3, edge_weighting=True)
-    layer([h, edges], mask=mask)
-    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
-
-    def output_and_gradient(size):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(h)
-            out = layer([h, pad_edges(edges, size)], mask=mask)
-            loss = tf.reduce_sum(out * out)
-        grads = tape.gradient(loss, [h, *layer.trainable_weights])
-        return [np.asarray(out), *(np.asarray(tf.convert_to_tensor(g)) for g in grads)]
-
-    exact, padded = output_and_gradient(len(edges)), output_and_gradient(4 * len(edges))
+    layer = random_layer(rng, h, [edges], mask, gates=True, normalize=True, num_bases=3, edge_weighting=True)
+    exact = output_and_gradient(layer, h, [edges], mask)
+    padded = output_and_gradient(layer, h, [pad_edges(edges, 4 * len(edges))], mask)
     assert np.abs(exact[0]).max() > 0.1
     for a, b in zip(exact, padded):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("combine, bases", [("sum", 3), ("max", 0)])
+def test_real_tokens_only_equals_every_position(combine, bases):
+    # The model feeds the layer its real tokens (compact_graph): same output and gradients
+    # as over all B * n positions, with padded node entries (-1) inert.
+    rng = np.random.default_rng(7)
+    heads, rels, lengths, mask = random_trees(rng)
+    B, n = heads.shape
+    doc_src = rng.choice(np.flatnonzero(mask.reshape(-1)), (B, n, 2)).astype(np.int32)
+    doc_src[(rng.random(doc_src.shape) < 0.5) | ~mask[..., None]] = -1
+    h = keras.ops.convert_to_tensor(rng.normal(size=(B, n, 6)).astype("float32"))
+    edges = graph_edges(heads, rels, lengths, doc_src)
+    compact, nodes = compact_graph(edges, mask)
+    assert len(nodes) == mask.sum() < mask.size  # the batch has padding to skip
+    layer = random_layer(rng, h, [edges], mask, gates=True, normalize=True, num_bases=bases,
+                         edge_weighting=True, document_edges=True, combine=combine)
+    every = output_and_gradient(layer, h, [pad_edges(edges, len(edges) + 5)], mask)
+    real = output_and_gradient(layer, h, [pad_edges(compact, len(edges) + 5), pad_nodes(nodes, len(nodes) + 4)],
+                               mask)
+    assert np.abs(every[0]).max() > 0.1
+    for a, b in zip(every, real):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_compact_graph_renumbers_edges_to_real_tokens():
+    heads, rels = np.array([[1, 1, 0], [0, 0, 0]]), np.zeros((2, 3), int)
+    mask = np.array([[True, True, False], [True, False, False]])
+    edges = graph_edges(heads, rels, [2, 1])
+    compact, nodes = compact_graph(edges, mask)
+    assert nodes.tolist() == [0, 1, 3]
+    np.testing.assert_array_equal(nodes[compact[:, :2]], edges[:, :2])
+    with pytest.raises(ValueError, match="padded position"):
+        compact_graph(edges, np.array([[True, False, False], [True, False, False]]))

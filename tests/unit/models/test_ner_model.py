@@ -113,3 +113,19 @@ def test_empty_batch_rows_change_neither_loss_nor_predictions():
         outputs.append(np.asarray(model.predict_on_batch(x))[:6])
     assert np.isfinite(losses[0]) and losses[0] == pytest.approx(losses[1], rel=1e-5)
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_char_cnn_on_real_tokens_only_equals_every_position():
+    # The model convolves the real tokens' characters only (the ``nodes`` of a batch);
+    # every other position gets -1s, as an empty word does when every position is convolved.
+    from models.ner import CharCNN
+
+    split = tiny_split(np.random.default_rng(3))
+    x, _, w = make_batch(split, np.arange(6), 24, rows=8)
+    assert (w == 0).any()  # padding to skip
+    layer = CharCNN(20, 5, 7)
+    every = np.asarray(layer(x["chars"]))
+    real = np.asarray(layer([x["chars"], x["nodes"]]))
+    assert (x["nodes"] >= 0).sum() == (w > 0).sum() and (x["nodes"] == -1).any()  # and padded entries
+    np.testing.assert_allclose(real, every, atol=1e-6)
+    assert np.abs(every[w > 0]).max() > 1e-3 and (every[w == 0] == -1).all()

@@ -79,7 +79,8 @@ def test_no_edge_crosses_a_document_or_stays_in_its_sentence(seed):
     for idx in document_batches(split, 8, rng):
         x, _, _ = make_batch(split, idx, 24, doc_neighbours=4)
         n = x["words"].shape[1]
-        for f, g, kind, _ in x["edges"][np.isin(x["edges"][:, 2], [DOC_EARLIER, DOC_LATER])]:
+        document = x["edges"][np.isin(x["edges"][:, 2], [DOC_EARLIER, DOC_LATER])]
+        for f, g, kind in zip(x["nodes"][document[:, 0]], x["nodes"][document[:, 1]], document[:, 2]):
             (row, t), (src_row, src_t) = divmod(g, n), divmod(f, n)
             assert split.doc[idx[src_row]] == split.doc[idx[row]] and src_row != row
             assert split.tokens[idx[src_row]][src_t].lower() == split.tokens[idx[row]][t].lower()

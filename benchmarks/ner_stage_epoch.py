@@ -92,8 +92,8 @@ def timed_epochs(name: str, epochs: int = 2) -> dict:
 
 def batch_stats() -> dict:
     """Per configuration, what one training epoch's batches hold: real tokens, padded
-    positions, edges (document edges among them) and the edge-list rows they are padded
-    to (numpy only, no model)."""
+    positions, the rows of the real tokens' lists (``nodes``, padded), edges (document
+    edges among them) and the edge-list rows they are padded to (numpy only, no model)."""
     import numpy as np
 
     from models.graph_conv import DOC_EARLIER, DOC_LATER, NO_EDGE
@@ -105,12 +105,14 @@ def batch_stats() -> dict:
     for name, spec in CONFIGS.items():
         config = config_of(name)
         documents = spec["batches"] == "documents"
-        stats = {"tokens": 0, "padded_positions": 0, "edges": 0, "document_edges": 0, "edge_list_rows": 0}
+        stats = {"tokens": 0, "padded_positions": 0, "node_list_rows": 0, "edges": 0, "document_edges": 0,
+                 "edge_list_rows": 0}
         for idx in batch_indices(split, 32, np.random.default_rng(0), documents):
             x, _, _ = make_batch(split, idx, 24, doc_neighbours=config.document_inputs,
                                  rows=padded_rows(len(idx)) if documents else 0)
             stats["tokens"] += int((x["words"] > 0).sum())
             stats["padded_positions"] += int(x["words"].size)
+            stats["node_list_rows"] += len(x["nodes"])
             kind = x["edges"][:, 2]
             stats["edges"] += int((kind != NO_EDGE).sum())
             stats["document_edges"] += int(((kind == DOC_EARLIER) | (kind == DOC_LATER)).sum())

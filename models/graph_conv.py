@@ -12,6 +12,11 @@ with a gather and a segment-sum. That costs O(edges) instead of O(relations * n^
 never materialises an n x n matrix. The list holds real tokens' edges only: an earlier
 in-graph version made five edges per *padded* position and six document slots per
 position (1.2 % of them used), and spent 2.5x the epoch time of the model without a GCN.
+The layer also computes over the real tokens only when given their flat positions
+(``[h, edges, nodes]``, :func:`compact_graph`): a batch of whole documents pads to 2.6x
+its tokens. And with basis-decomposed weights it mixes each token's messages once and
+gathers ``units`` numbers per edge, not ``bases x units`` (:meth:`basis_messages`).
+benchmarks/ner_step_revisions.py measured both against the code before them.
 
 Relations (``L`` = number of dependency labels):
   [0, L)           token <- its head, labelled by the token's dependency label
@@ -66,7 +71,7 @@ EDGE_COLUMNS = 4  # src, dst, kind, dependency label (0 where the kind has none)
 # The per-token message table of a basis-decomposed layer (GraphConvolution.basis_messages):
 # slot 0 the arc into the token, 1 the arc out of it, then one per unlabelled kind.
 UNLABELLED = (PREV, NEXT, SELF, DOC_EARLIER, DOC_LATER)
-SLOT_OF_KIND_NAMES = ("arc in", "arc out", "previous", "next", "self", "earlier repeat", "later repeat")
+SLOTS = 2 + len(UNLABELLED)
 SLOT_OF_KIND = np.asarray([0, 1, 2, 3, 4, 5, 6, 0], np.int32)  # by kind: ARC, ARC_BACK, *UNLABELLED, NO_EDGE
 
 
@@ -210,7 +215,7 @@ class GraphConvolution(keras.layers.Layer):
         fixed = ops.einsum("nbu,sb->nsu", hv, ops.take(coef, first[list(UNLABELLED)], axis=0))
         table = ops.reshape(ops.concatenate([into[:, None], out[:, None], fixed], axis=1), (-1, u))
         slot = ops.take(ops.convert_to_tensor(SLOT_OF_KIND), kind)
-        row = ops.where(ops.equal(kind, ARC), dst, src) * len(SLOT_OF_KIND_NAMES) + slot
+        row = ops.where(ops.equal(kind, ARC), dst, src) * SLOTS + slot
         return ops.take(table, row, axis=0)
 
     def call(self, inputs, mask=None):

@@ -155,12 +155,11 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
     words = keras.Input((None,), dtype="int32", name="words")
     casing = keras.Input((None,), dtype="int32", name="casing")
     chars = keras.Input((None, None), dtype="int32", name="chars")
-    # The batch's graph as one edge list over its flat positions (models/graph_conv.py):
-    # its first axis counts edges, not sentences.
+    # The batch's graph as one edge list between its real tokens (models/graph_conv.py):
+    # its first axis counts edges, not sentences. ``nodes`` gives each token's flat
+    # position in the padded batch (-1 pads); the character CNN and the graph layers
+    # compute over these tokens only (graph_conv.compact_graph).
     edges = keras.Input((EDGE_COLUMNS,), dtype="int32", name="edges")
-    # The flat positions of the batch's real tokens, which the edges number (-1 pads):
-    # the character CNN and the graph layers compute over these only
-    # (models/graph_conv.py: compact_graph).
     nodes = keras.Input((), dtype="int32", name="nodes")
     inputs = {"words": words, "casing": casing, "chars": chars, "edges": edges, "nodes": nodes}
     mask = ops.not_equal(words, 0)

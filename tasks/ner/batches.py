@@ -180,12 +180,12 @@ def make_batch(split: NerSplit, idx: np.ndarray, max_word_length: int,
     weights = (np.arange(n)[None, :] < np.asarray(lengths)[:, None]).astype(np.float32)
     edges, nodes = compact_graph(graph_edges(heads, rels, lengths, doc_src), weights > 0)
     x["edges"] = pad_edges(edges, padded_edge_count(len(edges)))
-    x["nodes"] = pad_nodes(nodes, padded_edge_count(len(nodes)))
+    x["nodes"] = pad_nodes(nodes, padded_node_count(len(nodes), len(x["edges"]), B))
     return x, y, weights
 
 
 def padded_edge_count(count: int) -> int:
-    """Edge and node lists are padded to the next power of two (at least 64) rows: JAX compiles
+    """Edge lists are padded to the next power of two (at least 64) rows: JAX compiles
     one program per input shape, and the document-level default with a finer ladder
     (steps of 1.19x) compiled so many that LLVM ran out of memory in its second epoch on
     the 2-core machine (and TensorFlow, which retraces per shape, ran 1.4x slower per
@@ -193,6 +193,15 @@ def padded_edge_count(count: int) -> int:
     change no message, only, at most, the order of a float sum
     (tests/unit/models/test_graph_conv.py)."""
     return max(64, 1 << (int(count) - 1).bit_length())
+
+
+def padded_node_count(count: int, edge_rows: int, rows: int) -> int:
+    """The length of a batch's ``nodes`` list: a size fixed by its padded edge list and its
+    rows, so that it adds no input shape (JAX compiles one program per shape, and a size
+    of its own made an epoch's shapes 1.5x as many: LLVM ran out of memory compiling
+    them). Every token has at least five edges, less two per sentence (graph_edges), so
+    ``count <= (edge_rows + 2 * rows) // 5``."""
+    return max(count, (edge_rows + 2 * rows) // 5)
 
 
 def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,

@@ -50,9 +50,21 @@ def ner_stage_epoch(root: Path) -> str:
     body += f"\n\nDocument-level epoch over sentence-level epoch: **{ratios}**."
     before, after = d["batches"]["before"], d["batches"]["after"]
     body += (f" One training epoch's batches: `before` pads {before['tokens']:,} tokens to "
-             f"{before['padded_positions']:,} positions, `after` to {after['padded_positions']:,}; the graph "
-             f"convolution works on the real tokens' {after['edges']:,} edges ({after['document_edges']:,} of them "
-             f"document edges), in edge lists padded to {after['edge_list_rows']:,} rows.")
+             f"{before['padded_positions']:,} positions, `after` to {after['padded_positions']:,}; the character "
+             f"CNN and the graph convolution work on the real tokens only, in lists padded to "
+             f"{after['node_list_rows']:,} rows, and on their {after['edges']:,} edges ({after['document_edges']:,} of "
+             f"them document edges), in edge lists padded to {after['edge_list_rows']:,} rows.")
+    return block(body, _source(rel, d))
+
+
+def ner_step_revisions(root: Path) -> str:
+    rel = f"{RESULTS}/ner_step_revisions.json"
+    d = load(root, rel)
+    rows = [[name, f"`{d[name][:12]}`", " / ".join(f"{t:.1f}" for t in d["ms_per_step"][name]),
+             f"{d['median_ms_per_step'][name]:.1f}", f"{d['last_loss'][name]:.4f}"] for name in ("reference", "current")]
+    body = table(["revision", "commit", "ms per step, each round", "median ms per step", "loss at the last step"], rows)
+    body += (f"\n\nCurrent over reference: **{d['speedup_current_over_reference']:.2f}x** per training step "
+             f"({d['rounds']} rounds of {d['steps_per_round']} steps each, in turns).")
     return block(body, _source(rel, d))
 
 
@@ -182,6 +194,7 @@ def test_suite(root: Path) -> str:
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
+          "bench-ner-step-revisions": ner_step_revisions,
           "bench-projection": projection, "bench-minilm": minilm,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

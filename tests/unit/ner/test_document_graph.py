@@ -89,6 +89,20 @@ def test_no_edge_crosses_a_document_or_stays_in_its_sentence(seed):
     assert edges > 20  # the check ran on real edges
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_nodes_list_adds_no_batch_shape(seed):
+    # JAX compiles one program per input shape: the length of ``nodes`` follows from the
+    # padded edge list and the rows, and still holds every real token.
+    rng = np.random.default_rng(seed)
+    split = random_split(rng, count=60, docs=15)
+    for idx in document_batches(split, 8, rng):
+        x, _, w = make_batch(split, idx, 24, doc_neighbours=4, rows=8)
+        B = x["words"].shape[0]
+        assert len(x["nodes"]) == (len(x["edges"]) + 2 * B) // 5
+        np.testing.assert_array_equal(x["nodes"][x["nodes"] >= 0], np.flatnonzero(w.reshape(-1) > 0))
+        assert (x["nodes"][(x["nodes"] >= 0).sum():] == -1).all()
+
+
 def test_document_batches_keep_windows_of_one_document_in_order():
     rng = np.random.default_rng(0)
     split = random_split(rng, count=90, docs=4)  # documents longer than a batch

@@ -18,7 +18,7 @@ from tests.support import ROOT
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
     """The pages and every file the tables read, in a throw-away root."""
-    for rel in ("README.md", "docs", "metrics", "benchmarks/results"):
+    for rel in ("README.md", "docs", "metrics", "benchmarks/results", "plots/ner/history.csv"):
         src, dest = ROOT / rel, tmp_path / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dest) if src.is_dir() else shutil.copy2(src, dest)

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -101,12 +100,15 @@ def main() -> None:
     reference = git("rev-parse", "--verify", f"{args.reference}^{{commit}}")
     current = git("rev-parse", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
     count = args.rounds * args.steps
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("error: stopped"))  # so the worktree is removed
+    workers: dict[str, subprocess.Popen] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "reference"
         git("worktree", "add", "--detach", str(tree), reference)
         try:
             print(f"warming up both revisions over {count} batches (one trace per shape) ...", flush=True)
-            workers = {"current": start(ROOT, count), "reference": start(tree, count)}
+            workers["current"] = start(ROOT, count)
+            workers["reference"] = start(tree, count)
             times, losses = {k: [] for k in workers}, {}
             for r in range(args.rounds):
                 for name, proc in workers.items():
@@ -115,14 +117,17 @@ def main() -> None:
                     losses[name] = answer["loss"]
                 print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f} ms/step" for k, v in times.items()),
                       flush=True)
-            for proc in workers.values():
-                proc.stdin.close()
-                proc.wait()
         finally:
+            for proc in workers.values():
+                proc.kill()
+                proc.wait()
             git("worktree", "remove", "--force", str(tree))
+    sys.path.insert(0, str(ROOT))  # only here: a worker must import its own revision's packages
+    from tasks.report.markdown import this_machine
+
     median = {k: statistics.median(v) for k, v in times.items()}
     result = {
-        "machine": f"{platform.system().lower()} {platform.machine()}, {os.cpu_count()} cores",
+        "machine": this_machine(),
         "command": "python benchmarks/ner_step_revisions.py " + " ".join(sys.argv[1:]),
         "current": current, "reference": reference, "rounds": args.rounds, "steps_per_round": args.steps,
         "ms_per_step": times, "median_ms_per_step": median, "last_loss": losses,

@@ -188,10 +188,8 @@ def padded_edge_count(count: int) -> int:
     """Edge lists are padded to the next power of two (at least 64) rows: JAX compiles
     one program per input shape, and the document-level default with a finer ladder
     (steps of 1.19x) compiled so many that LLVM ran out of memory in its second epoch on
-    the 2-core machine (and TensorFlow, which retraces per shape, ran 1.4x slower per
-    step with edge lists padded to multiples of 64). Padding rows weigh exactly 0: they
-    change no message, only, at most, the order of a float sum
-    (tests/unit/models/test_graph_conv.py)."""
+    the 2-core machine. Padding rows weigh exactly 0: they change no message, only, at
+    most, the order of a float sum (tests/unit/models/test_graph_conv.py)."""
     return max(64, 1 << (int(count) - 1).bit_length())
 
 

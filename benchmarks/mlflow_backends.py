@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -30,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tasks.common.settings import quiet_environment  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
 
 quiet_environment()
 RESULT = ROOT / "benchmarks" / "results" / "mlflow_backends.json"
@@ -126,7 +125,7 @@ def main() -> None:
     results.update(procs=args.procs, writes_per_proc=args.writes,
                    command=f"python benchmarks/mlflow_backends.py --procs {args.procs} --writes {args.writes}"
                            + ("" if args.out == RESULT else f" --out {args.out}"),
-                   machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                   machine=this_machine(),
                    date=time.strftime("%Y-%m-%d"))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"PostgreSQL / SQLite throughput: {results['postgresql_vs_sqlite_throughput']}x; wrote {args.out}")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from tasks.common.files import write_json  # noqa: E402
 from tasks.common.params import NerModel, ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
 
 RUNS = ROOT / "benchmarks" / "results" / "ner_seeds"
 WORK = ROOT / ".cache" / "ner_seeds"
@@ -132,7 +132,7 @@ def run_one(variant: str, seed: int) -> dict:
     # A resumed run's "seconds" are this process's only: the epochs before the checkpoint
     # ran earlier (resumed_after_epoch says how many).
     record = run_record(variant, seed, results, results["seconds"], commit,
-                        machine=f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                        machine=this_machine(),
                         **({"resumed_after_epoch": results["resumed_after_epoch"]}
                            if results["resumed_after_epoch"] else {}))
     write_json(RUNS / f"{variant}-seed{seed}.json", record)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tasks.common.settings import quiet_environment  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
 
 quiet_environment()
 PREPARED = ROOT / "data" / "prepared" / "ner"
@@ -226,7 +226,7 @@ def main() -> None:
         return
     if not (PREPARED / "train.npz").is_file():
         sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
-    machine = f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    machine = this_machine()
     command = " ".join([Path(sys.executable).name] + sys.argv)
     if args.epochs_only:
         out = Path(args.out).with_name("ner_backends.json")

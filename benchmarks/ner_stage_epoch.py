@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tasks.common.settings import quiet_environment  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
 
 quiet_environment()
 PREPARED = ROOT / "data" / "prepared" / "ner"
@@ -164,7 +164,7 @@ def main() -> None:
               if ("after", b) in by and ("before", b) in by}
     for b, ratio in ratios.items():
         print(f"{b}: the document-level epoch takes {ratio:.2f}x the sentence-level one")
-    machine = f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    machine = this_machine()
     commands.append(" ".join(["python", "benchmarks/ner_stage_epoch.py"] + sys.argv[1:]))
     OUT.write_text(json.dumps({"machine": machine, "command": " ; ".join(commands),
                                "epoch_ratio_after_over_before": ratios, "runs": results,

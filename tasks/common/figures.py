@@ -1,8 +1,9 @@
 """PNG images of the DVC plots, for MLflow.
 
 DVC renders its plots from the CSV files and the definitions in ``dvc.yaml``;
-``dvc_plots`` draws the same plots from the same definitions as PNG files. This is the
-only figure code in the project: stages write CSV files, never images.
+``dvc_plots`` draws the same plots from the same definitions as PNG files: stages write
+CSV files, never images. :func:`pyplot` is the project's one matplotlib set-up (the
+report's figure, tasks/report/figures.py, uses it too).
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display on a server or in CI)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +23,7 @@ def _plt():
 
 def bar(labels: Sequence[str], values: Sequence[float], title: str, out: Path) -> Path:
     """Horizontal bars, the first label on top (DVC's bar_horizontal templates)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * len(labels))))
     ax.barh(list(labels)[::-1], list(values)[::-1])
     ax.set_title(title)
@@ -30,7 +32,7 @@ def bar(labels: Sequence[str], values: Sequence[float], title: str, out: Path) -
 
 
 def line(x: Sequence[float], y: Sequence[float], title: str, xlabel: str, out: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(list(x), list(y))
     ax.set_title(title); ax.set_xlabel(xlabel)

@@ -20,11 +20,9 @@ def ner_seeds_svg(root: Path) -> str:
     ordered by dev mean as in the table."""
     import io
 
-    import matplotlib
+    from tasks.common.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     variants = load(root, NER_SEEDS)["ranked_by_dev_f1"]
     runs = {v: {r["seed"]: r for r in ner_run_files(root, v)} for v in variants}
     seeds = sorted({s for by_seed in runs.values() for s in by_seed})

@@ -116,6 +116,19 @@ def pad_nodes(nodes: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([nodes, np.full(max(0, size - len(nodes)), -1, np.int32)])
 
 
+def gather_tokens(flat, positions):
+    """The rows of ``flat`` (B * n, ...) at the flat ``positions`` of a batch's real
+    tokens; a padding entry (-1) reads row 0."""
+    return ops.take(flat, ops.maximum(positions, 0), axis=0)
+
+
+def scatter_tokens(values, positions, size: int):
+    """The inverse of :func:`gather_tokens`: ``values`` (T, ...) placed at their flat
+    ``positions`` in ``size`` rows of zeros; a padding entry (-1) adds zeros to row 0."""
+    valid = ops.cast(ops.greater_equal(positions, 0), values.dtype)[:, None]
+    return ops.segment_sum(values * valid, ops.maximum(positions, 0), num_segments=size)
+
+
 def pad_edges(edges: np.ndarray, size: int) -> np.ndarray:
     """``edges`` followed by ``NO_EDGE`` rows (weight 0) up to ``size`` rows."""
     padding = np.zeros((max(0, size - len(edges)), EDGE_COLUMNS), np.int32)
@@ -230,12 +243,10 @@ class GraphConvolution(keras.layers.Layer):
         nodes = ops.reshape(h, (-1, ops.shape(h)[-1]))
         if positions is not None:
             positions = ops.cast(positions, "int32")
-            nodes = ops.take(nodes, ops.maximum(positions, 0), axis=0)
+            nodes = gather_tokens(nodes, positions)
         out = self.activation(self.propagate(nodes, src, dst, kind, rel, wt))
         if positions is not None:
-            # Back to the batch's positions; a padding entry (-1) adds zeros to row 0.
-            valid = ops.cast(ops.greater_equal(positions, 0), out.dtype)[:, None]
-            out = ops.segment_sum(out * valid, ops.maximum(positions, 0), num_segments=batch * n)
+            out = scatter_tokens(out, positions, batch * n)
         out = ops.reshape(out, (batch, n, self.units))
         return out * ops.cast(mask, out.dtype)[..., None]
 

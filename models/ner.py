@@ -31,7 +31,7 @@ import keras
 from keras import layers, ops
 
 from models.crf import CRF, tag_constraints
-from models.graph_conv import EDGE_COLUMNS, GraphConvolution
+from models.graph_conv import EDGE_COLUMNS, GraphConvolution, gather_tokens, scatter_tokens
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,13 @@ class CharCNN(layers.Layer):
         b, n, c = ops.shape(chars)[0], ops.shape(chars)[1], ops.shape(chars)[2]
         flat = ops.reshape(chars, (-1, c))
         if positions is not None:
-            flat = ops.take(flat, ops.maximum(positions, 0), axis=0)
+            flat = gather_tokens(flat, positions)
         h = self.conv(self.embed(flat))
         present = ops.cast(ops.not_equal(flat, 0), h.dtype)[..., None]
         h = h * present - 2.0 * (1.0 - present)  # tanh >= -1, so padding never wins the max
         h = ops.maximum(ops.max(h, axis=1), -1.0)  # an empty (padding) word gives -1s
         if positions is not None:  # back to every position: -1s where no word was convolved
-            valid = ops.cast(ops.greater_equal(positions, 0), h.dtype)[:, None]
-            h = ops.segment_sum((h + 1.0) * valid, ops.maximum(positions, 0), num_segments=b * n) - 1.0
+            h = scatter_tokens(h + 1.0, positions, b * n) - 1.0
         return ops.reshape(h, (b, n, self.filters))
 
     def get_config(self):

@@ -6,6 +6,7 @@ metrics file stored.
 """
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from tasks.common.stats import format_mean_std, mean_std
@@ -255,9 +256,9 @@ def ner_stage_time(root: Path) -> str:
     body = table(["variant", "runs timed", "minutes per run (range)", "epochs run", "seconds per epoch"], rows)
     epochs = committed_epoch_seconds(root)
     body += (f"\n\nThe committed model's own run (`dvc repro train_ner`, `{NER_HISTORY}`): {len(epochs)} epochs, "
-             f"{sum(epochs) / 60:.1f} min of epochs, median {sorted(epochs)[len(epochs) // 2]:.1f} s per epoch.")
-    return block(body, Source((f"{NER_RUNS}/*.json", NER_HISTORY), "python benchmarks/ner_seeds.py; dvc repro train_ner",
-                              ", ".join(sorted(machines))))
+             f"{sum(epochs) / 60:.1f} min of epochs, median {statistics.median(epochs):.1f} s per epoch.")
+    command = "python benchmarks/ner_seeds.py; dvc repro train_ner"
+    return block(body, Source((f"{NER_RUNS}/*.json", NER_HISTORY), command, ", ".join(sorted(machines))))
 
 
 def committed_epoch_seconds(root: Path) -> list[float]:

@@ -111,6 +111,7 @@ def run_hosts(proj: Path, env: dict) -> dict:
     """Both flows on a server host and two worker hosts (network namespaces,
     benchmarks/netns.py): credentials at both servers, the DVC remote over SSH."""
     from benchmarks.netns import Network, available
+    from flows.cluster.remote import credentials_in
 
     if why := available():
         raise SystemExit(f"error: --hosts needs network namespaces: {why}")
@@ -134,7 +135,7 @@ def run_hosts(proj: Path, env: dict) -> dict:
             hosts[worker] = {**env, "HOME": str(state / worker / "home"), "PYTHONPATH": str(clone),
                              "GNN_CLUSTER_DIR": str(state / worker / "state")}
             subprocess.run(net.cmd(worker, [sys.executable, "-m", "flows.cluster", "join",
-                                            invited.split("credentials in ")[1].split()[0]]),
+                                            str(credentials_in(invited))]),
                            cwd=clone, env=hosts[worker], check=True, capture_output=True, text=True)
         joined = time.monotonic() - began - ready
         print(f"other hosts: cluster ready in {ready:.1f} s, 2 workers joined in {joined:.1f} s; submitting",

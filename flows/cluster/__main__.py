@@ -267,8 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             retry(args.flow_run_id)
         elif args.command == "invite":
             path = remote.invite(load(), args.worker, args.gpu)
-            print(f"{args.worker}: credentials in {path} (mode 0600; holds secrets). Copy it to the worker host "
-                  f"and run there, in a clone of the project:\n  python -m flows.cluster join {path.name}")
+            print(remote.invited_message(args.worker, path))
         elif args.command == "join":
             service = remote.join(args.credentials, _pairs(args.env))
             print(f"{service.name}: joined; stop it with `python -m flows.cluster leave`")

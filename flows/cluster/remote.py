@@ -49,6 +49,17 @@ def invite(config: ClusterConfig, name: str, gpu: bool = False) -> Path:
     return path
 
 
+def invited_message(name: str, path: Path) -> str:
+    """What `invite` prints; :func:`credentials_in` reads the file's path back from it."""
+    return (f"{name}: credentials in {path} (mode 0600; holds secrets). Copy it to the worker host and run "
+            f"there, in a clone of the project:\n  python -m flows.cluster join {path.name}")
+
+
+def credentials_in(invite_output: str) -> Path:
+    """The credentials file named in `invite`'s output (:func:`invited_message`)."""
+    return Path(invite_output.split(": credentials in ", 1)[1].split(" (mode 0600;", 1)[0])
+
+
 def _trust_host_key(line: str) -> None:
     """Add the SSH server's key to ~/.ssh/known_hosts (dvc-ssh checks the host against it)."""
     known = Path.home() / ".ssh" / "known_hosts"

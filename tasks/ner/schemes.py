@@ -46,10 +46,10 @@ def scheme_labels(iob2_labels: Sequence[str], scheme: str) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BIES"]
 
 
-def relabel(label_ids: Sequence[int], iob2_labels: Sequence[str], labels: Sequence[str]) -> list[int]:
-    """One sentence's IOB2 label ids as ids of ``labels`` (the same or the IOBES vocabulary)."""
-    tags = [iob2_labels[k] for k in label_ids]
-    if any(t[:2] in ("E-", "S-") for t in labels):
-        tags = iob2_to_iobes(tags)
+def relabel(sentences: Sequence[Sequence[int]], iob2_labels: Sequence[str], scheme: str) -> list[list[int]]:
+    """Sentences' IOB2 label ids as ids of :func:`scheme_labels` ``(iob2_labels, scheme)``."""
+    labels = scheme_labels(iob2_labels, scheme)
+    if scheme == "iob2":
+        return [list(ids) for ids in sentences]
     index = {t: i for i, t in enumerate(labels)}
-    return [index[t] for t in tags]
+    return [[index[t] for t in iob2_to_iobes([iob2_labels[k] for k in ids])] for ids in sentences]

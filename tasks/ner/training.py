@@ -160,9 +160,9 @@ def load_prepared(prepared: Path, tag_scheme: str = "iob2") -> NerData:
     vocab = load_vocab(prepared)
     labels = scheme_labels(vocab["labels"], tag_scheme)
     splits = {name: load_split(prepared / f"{name}.npz") for name in ("train", "dev", "test")}
-    if labels != vocab["labels"]:
-        splits = {name: dataclasses.replace(split, label=[np.asarray(relabel(ids, vocab["labels"], labels), np.int8)
-                                                          for ids in split.label])
+    if tag_scheme != "iob2":
+        splits = {name: dataclasses.replace(split, label=[np.asarray(ids, np.int8) for ids in
+                                                          relabel(split.label, vocab["labels"], tag_scheme)])
                   for name, split in splits.items()}
     return NerData(vocab, splits, np.load(prepared / "embeddings.npy"), labels)
 

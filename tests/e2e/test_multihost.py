@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import netns
+from flows.cluster.remote import credentials_in
 from tests.support import (TINY_NER, TINY_TAGS, commit_data, half_written, log_tails, make_project, remote_files,
                            run_ok, wait_until, write_citeulike_slice, write_conll_slice)
 
@@ -122,8 +123,7 @@ def test_workers_on_other_hosts_run_both_flows_through_faults(tmp_path, network,
         # Invite and join the two worker hosts; wrong credentials are refused with the server named.
         for host in workers:  # worker-b as a GPU host: it takes the GPU pool's ner runs, under JAX
             gpu = ["--gpu"] if host == "worker-b" else []
-            creds = Path(run_ok(on_server("invite", host, *gpu), proj, srv_env).stdout
-                         .split("credentials in ")[1].split()[0])
+            creds = credentials_in(run_ok(on_server("invite", host, *gpu), proj, srv_env).stdout)
             assert creds.stat().st_mode & 0o077 == 0
             host_env = _host_env(env, cluster_dir, host)
             clone = _clone(proj, cluster_dir, host, host_env)
@@ -169,8 +169,7 @@ def test_workers_on_other_hosts_run_both_flows_through_faults(tmp_path, network,
         assert not half_written(remote_files(remote))
 
         # A fresh clone on a fourth host restores every stage from the SSH remote.
-        creds = json.loads(Path(run_ok(on_server("invite", "fresh"), proj, srv_env).stdout
-                                .split("credentials in ")[1].split()[0]).read_text())
+        creds = json.loads(credentials_in(run_ok(on_server("invite", "fresh"), proj, srv_env).stdout).read_text())
         fresh_env = _host_env(env, cluster_dir, "fresh")
         fresh = _clone(proj, cluster_dir, "fresh", fresh_env)
         key = cluster_dir / "fresh" / "key"

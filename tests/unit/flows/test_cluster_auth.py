@@ -90,6 +90,13 @@ def refusing_server():
     server.shutdown()
 
 
+def test_the_invite_message_names_its_credentials_file_for_scripts(tmp_path):
+    path = tmp_path / "state dir" / "credentials" / "gpu-1.json"  # a space in the path too
+    message = remote.invited_message("gpu-1", path)
+    assert remote.credentials_in(f"noise before\n{message}\n") == path
+    assert "join gpu-1.json" in message
+
+
 def test_a_refusal_names_the_server_and_where_the_credentials_came_from(secured, refusing_server):
     creds = replace(auth.admin_credentials(secured), prefect_api=f"{refusing_server}/api", prefect_auth="")
     with pytest.raises(cfg.ClusterError, match=rf"the Prefect server at {refusing_server}/api refused the "

@@ -160,7 +160,7 @@ def test_iobes_examples_and_relabel():
     iob2 = ["O", "B-PER", "I-PER"]
     iobes = scheme_labels(iob2, "iobes")
     assert iobes == ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
-    assert relabel([1, 2, 0, 1], iob2, iobes) == [1, 3, 0, 4]
-    assert relabel([1, 2, 0, 1], iob2, iob2) == [1, 2, 0, 1]
+    assert relabel([[1, 2, 0, 1], [0]], iob2, "iobes") == [[1, 3, 0, 4], [0]]
+    assert relabel([[1, 2, 0, 1]], iob2, "iob2") == [[1, 2, 0, 1]]
     with pytest.raises(ValueError, match="tag scheme"):
         scheme_labels(iob2, "bilou")

@@ -32,6 +32,7 @@ from keras import layers, ops
 
 from models.crf import CRF, tag_constraints
 from models.graph_conv import EDGE_COLUMNS, GraphConvolution, gather_tokens, scatter_tokens
+from models.lstm import ContextBiLSTM
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def build_ner_model(config: NerModelConfig, vocab_size: int, embedding_dim: int,
 
     if config.context_units:
         x = layers.Dropout(config.dropout)(x)
-        x = layers.Bidirectional(layers.LSTM(config.context_units, return_sequences=True), name="context")(x, mask=mask)
+        x = ContextBiLSTM(units=config.context_units, name="context")(x, mask=mask)
     before_gcn = x
 
     gcn = dict(num_dep_labels=num_dep_labels, combine=config.combine, normalize=config.normalize,

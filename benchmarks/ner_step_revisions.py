@@ -10,8 +10,10 @@ over all of them (one trace per batch shape). Then they take turns: each round t
 ``--steps`` steps of one, then of the other, so drift in the machine's speed hits both
 alike. Reported: the median ms per step over rounds, and the ratio reference / current.
 The last loss of each is printed beside: the revisions should train the same model.
+Each comparison is kept in the results file under its ``--label`` (what changed); a new
+one replaces an earlier comparison of the same two commits.
 
-    python benchmarks/ner_step_revisions.py --reference 60faa32
+    python benchmarks/ner_step_revisions.py --reference 60faa32 --label "real tokens only"
     python benchmarks/ner_step_revisions.py --reference HEAD~1 --rounds 3 --steps 20
 """
 from __future__ import annotations
@@ -88,6 +90,7 @@ def main() -> None:
     ap.add_argument("--reference", required=False, help="the git revision to compare with (e.g. a commit)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=40, help="training steps per revision per round")
+    ap.add_argument("--label", default="", help="what changed between the revisions (the table's first column)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--batches", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -127,13 +130,15 @@ def main() -> None:
 
     median = {k: statistics.median(v) for k, v in times.items()}
     result = {
-        "machine": this_machine(),
+        "label": args.label, "machine": this_machine(), "date": time.strftime("%Y-%m-%d"),
         "command": "python benchmarks/ner_step_revisions.py " + " ".join(sys.argv[1:]),
         "current": current, "reference": reference, "rounds": args.rounds, "steps_per_round": args.steps,
         "ms_per_step": times, "median_ms_per_step": median, "last_loss": losses,
         "speedup_current_over_reference": median["reference"] / median["current"],
     }
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    earlier = json.loads(OUT.read_text())["comparisons"] if OUT.exists() else []
+    kept = [c for c in earlier if (c["reference"], c["current"]) != (reference, current)]
+    OUT.write_text(json.dumps({"comparisons": kept + [result]}, indent=2) + "\n")
     print(f"median ms/step: current {median['current']:.1f}, reference {median['reference']:.1f} "
           f"({result['speedup_current_over_reference']:.2f}x); last loss {losses}; written {OUT.relative_to(ROOT)}")
 

@@ -1,13 +1,14 @@
 """The tagger's context layer: a masked bidirectional LSTM that, under TensorFlow, runs as
 TensorFlow's fused LSTM kernel over rows grouped by length.
 
-Why: Keras runs an LSTM as a loop of small ops per time step. On the 2-core CPU a
-document batch (32 sentence rows padded to its longest sentence, 2.6x its tokens) costs
-about as much that way as the whole sequence does in TensorFlow's fused ``BlockLSTM``
-kernel, which then scales with rows x steps alone. So the fused path sorts the rows by
-length, cuts them into :data:`GROUPS` groups and runs each group only as far as its
-longest row: CoNLL-2003's document batches then compute 2.05x fewer row-steps (empty
-padding rows and the ladder's padded steps cost nothing). The result is the same
+Why: Keras runs an LSTM as a loop of small ops per time step, and on the 2-core CPU a
+document batch (32 sentence rows padded to its longest sentence: 2.6x its tokens) costs
+that way what a fused kernel needs for all of it. TensorFlow's ``BlockLSTM`` runs the
+whole sequence in one kernel, whose time then follows rows x steps. So the fused path
+sorts the rows by length, cuts them into :data:`GROUPS` groups and runs each group only
+as far as its longest row: CoNLL-2003's document batches compute 2.05x fewer row-steps
+(empty padding rows and the ladder's padded steps cost nothing); the training step is
+1.17x faster (benchmarks/ner_step_revisions.py, docs/benchmarks.md). The result is the same
 function as ``layers.Bidirectional(layers.LSTM(units, return_sequences=True))`` with the
 same weights (outputs and gradients checked against it in tests/unit/models/test_lstm.py):
 each row is still its own sequence, the backward direction reads each row's real tokens

@@ -59,13 +59,19 @@ def ner_stage_epoch(root: Path) -> str:
 
 def ner_step_revisions(root: Path) -> str:
     rel = f"{RESULTS}/ner_step_revisions.json"
-    d = load(root, rel)
-    rows = [[name, f"`{d[name][:12]}`", " / ".join(f"{t:.1f}" for t in d["ms_per_step"][name]),
-             f"{d['median_ms_per_step'][name]:.1f}", f"{d['last_loss'][name]:.4f}"] for name in ("reference", "current")]
-    body = table(["revision", "commit", "ms per step, each round", "median ms per step", "loss at the last step"], rows)
-    body += (f"\n\nCurrent over reference: **{d['speedup_current_over_reference']:.2f}x** per training step "
-             f"({d['rounds']} rounds of {d['steps_per_round']} steps each, in turns).")
-    return block(body, _source(rel, d))
+    comparisons = load(root, rel)["comparisons"]
+    rows = [[c["label"] or "—", f"`{c['reference'][:12]}`", f"`{c['current'][:12]}`",
+             " / ".join(f"{t:.1f}" for t in c["ms_per_step"]["reference"]),
+             " / ".join(f"{t:.1f}" for t in c["ms_per_step"]["current"]),
+             f"{c['median_ms_per_step']['reference']:.1f} → {c['median_ms_per_step']['current']:.1f}",
+             f"**{c['speedup_current_over_reference']:.2f}x**",
+             f"{c['last_loss']['reference']:.4f} / {c['last_loss']['current']:.4f}"] for c in comparisons]
+    body = table(["change", "reference", "current", "ms per step, each round (reference)", "(current)",
+                  "median ms per step", "speed-up", "loss at the last step (reference / current)"], rows)
+    body += "\n\n" + "; ".join(f"`{c['current'][:12]}`: {c['rounds']} rounds of {c['steps_per_round']} steps each, "
+                              f"in turns" for c in comparisons) + "."
+    latest = comparisons[-1]
+    return block(body, _source(rel, {**latest, "command": "; ".join(c["command"] for c in comparisons)}))
 
 
 def projection(root: Path) -> str:

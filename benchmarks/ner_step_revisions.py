@@ -101,7 +101,9 @@ def main() -> None:
     if not (PREPARED / "train.npz").is_file():
         sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
     reference = git("rev-parse", "--verify", f"{args.reference}^{{commit}}")
-    current = git("rev-parse", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # Benchmark results (this script's own file among them) are not code: they make no "+changes".
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
+    current = git("rev-parse", "HEAD") + ("+changes" if changed else "")
     count = args.rounds * args.steps
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("error: stopped"))  # so the worktree is removed
     workers: dict[str, subprocess.Popen] = {}

@@ -66,6 +66,8 @@ VARIANTS: dict[str, dict] = {
     # The default with singleton UNK (Lample et al. 2016's p = 0.5): trains the <unk> vector.
     "graph_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
                            "ner.train.word_dropout": 0.5},
+    # The default with gradient normalisation (Reimers & Gurevych 2017: threshold 1).
+    "graph_clip_norm": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
 }
 # Keep the model fields a variant does not name at the preset's value, whatever the
 # project's params.yaml overrides.

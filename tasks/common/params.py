@@ -88,6 +88,9 @@ class NerTrain(Strict):
     word_dropout: float = F(
         "Chance that a word seen once in the training split is replaced by <unk> in a training batch "
         "(singleton UNK, Lample et al. 2016), so the <unk> vector is trained; 0 turns it off", ge=0.0, lt=1.0)
+    clip_norm: float = F(
+        "Gradients rescaled to at most this global L2 norm before each update (Reimers & Gurevych 2017's "
+        "gradient normalisation, threshold 1); 0 turns it off", ge=0.0)
 
 
 class NerParams(Strict):

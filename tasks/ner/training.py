@@ -65,12 +65,13 @@ def code_digest() -> str:
     """The source of everything that defines the model and its batches."""
     import models.crf
     import models.graph_conv
+    import models.lstm
     import models.ner
     import tasks.ner.batches
     import tasks.ner.features
     import tasks.ner.schemes
 
-    files = [Path(m.__file__) for m in (models.crf, models.graph_conv, models.ner, tasks.ner.batches,
+    files = [Path(m.__file__) for m in (models.crf, models.graph_conv, models.lstm, models.ner, tasks.ner.batches,
                                         tasks.ner.features, tasks.ner.schemes, sys.modules[__name__])]
     return tree_digest(*files)
 
@@ -174,7 +175,7 @@ def model_config(params: NerParams):
     return resolve_config(m.pop("preset"), gcn_layers=m.pop("gcn_layers"), **m)
 
 
-def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoint):
+def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoint, clip_norm: float = 0.0):
     """The model and its epoch state: resumed from the checkpoint, or built afresh."""
     import keras
 
@@ -192,7 +193,7 @@ def build_or_resume(config, data: NerData, learning_rate: float, ckpt: Checkpoin
     model.get_layer("word_embedding").set_weights([data.embeddings])
     # A CRF model computes its own loss (the sequence log-likelihood; see CrfTagger).
     loss = None if config.output == "crf" else "sparse_categorical_crossentropy"
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm or None), loss=loss)
     return model, {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
 
 
@@ -291,7 +292,7 @@ def train(params: NerParams, mlflow=None) -> dict:
     data = load_prepared(paths.NER_PREPARED, config.tag_scheme)
     print(f"model: {params.model.preset} {config}", flush=True)
     ckpt = Checkpoint(checkpoint_dir(params, paths.NER_PREPARED))
-    model, state = build_or_resume(config, data, tp.learning_rate, ckpt)
+    model, state = build_or_resume(config, data, tp.learning_rate, ckpt, tp.clip_norm)
     model.summary(print_fn=lambda line, *a, **k: print(line), line_length=110)
     fit(model, data, tp, state, ckpt, mlflow, config)
     scores, test_pred = score_splits(model, data, tp, config)

@@ -24,6 +24,7 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is
     "dependency_arcs_only": "the same without document edges (`doc_neighbours: 0`)",
     "document_edges_only": "the same without dependency arcs (`dependency_arcs: false`)",
     "graph_word_dropout": "the default with singleton UNK (`ner.train.word_dropout: 0.5`)",
+    "graph_clip_norm": "the default with gradient normalisation (`ner.train.clip_norm: 1.0`)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "previous default without the GCN (ablation)",
     "default_softmax": "previous default with a softmax output (`output: dense`)",

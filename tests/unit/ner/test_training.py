@@ -74,6 +74,18 @@ def test_checkpoint_key_covers_data_code_and_backend(prepared, monkeypatch):
     assert tn.checkpoint_dir(prepared) != after_code  # another backend: no resume across backends
 
 
+def test_clip_norm_reaches_the_optimizer_and_the_checkpoint_key(prepared, tmp_path):
+    import tasks.ner.training as tn
+
+    config = tn.model_config(prepared)
+    data = tn.load_prepared(paths.NER_PREPARED, config.tag_scheme)
+    for clip, expected in ((1.0, 1.0), (0.0, None)):
+        model, _ = tn.build_or_resume(config, data, 1e-3, tn.Checkpoint(tmp_path / str(clip)), clip)
+        assert model.optimizer.global_clipnorm == expected
+    clipped = prepared.model_copy(update={"train": prepared.train.model_copy(update={"clip_norm": 1.0})})
+    assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(prepared)  # no resume across clip settings
+
+
 def test_training_is_deterministic_by_seed(prepared):
     import tasks.ner.training as tn
 

@@ -8,7 +8,7 @@ whole sequence in one kernel, whose time then follows rows x steps. So the fused
 sorts the rows by length, cuts them into :data:`GROUPS` groups and runs each group only
 as far as its longest row: CoNLL-2003's document batches compute 2.05x fewer row-steps
 (empty padding rows and the ladder's padded steps cost nothing); the training step is
-1.17x faster (benchmarks/ner_step_revisions.py, docs/benchmarks.md). The result is the same
+1.10x faster (benchmarks/ner_step_revisions.py, docs/benchmarks.md). The result is the same
 function as ``layers.Bidirectional(layers.LSTM(units, return_sequences=True))`` with the
 same weights (outputs and gradients checked against it in tests/unit/models/test_lstm.py):
 each row is still its own sequence, the backward direction reads each row's real tokens

@@ -222,9 +222,10 @@ class GraphConvolution(keras.layers.Layer):
         coef = ops.cast(self.coefficients, nodes.dtype)
         is_arc = ops.cast(ops.equal(kind, ARC), "int32")
         head = ops.segment_sum(src * is_arc, dst, num_segments=num_nodes)  # each token's head
-        label = ops.segment_sum(rel * is_arc, dst, num_segments=num_nodes) - int(first[ARC])  # its arc's label
-        into = ops.einsum("nbu,nb->nu", ops.take(hv, head, axis=0), ops.take(coef, label + int(first[ARC]), axis=0))
-        out = ops.einsum("nbu,nb->nu", hv, ops.take(coef, label + int(first[ARC_BACK]), axis=0))
+        arc = ops.segment_sum(rel * is_arc, dst, num_segments=num_nodes)  # the relation of its head arc
+        back = arc + int(first[ARC_BACK] - first[ARC])  # the same label, read backwards
+        into = ops.einsum("nbu,nb->nu", ops.take(hv, head, axis=0), ops.take(coef, arc, axis=0))
+        out = ops.einsum("nbu,nb->nu", hv, ops.take(coef, back, axis=0))
         fixed = ops.einsum("nbu,sb->nsu", hv, ops.take(coef, first[list(UNLABELLED)], axis=0))
         table = ops.reshape(ops.concatenate([into[:, None], out[:, None], fixed], axis=1), (-1, u))
         slot = ops.take(ops.convert_to_tensor(SLOT_OF_KIND), kind)

@@ -39,12 +39,12 @@ class ContextBiLSTM(layers.Bidirectional):
         super().__init__(layer, **kwargs)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
-        if not _fused_applies(self, sequences, initial_state, mask):
+        if not _fused_applies(self, initial_state, mask):
             return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
         return _fused_bidirectional(sequences, mask, self.forward_layer.cell, self.backward_layer.cell)
 
 
-def _fused_applies(layer: ContextBiLSTM, sequences, initial_state, mask) -> bool:
+def _fused_applies(layer: ContextBiLSTM, initial_state, mask) -> bool:
     cells = (layer.forward_layer.cell, layer.backward_layer.cell)
     return (keras.backend.backend() == "tensorflow" and not _in_xla() and mask is not None and initial_state is None
             and layer.merge_mode == "concat" and layer.compute_dtype == "float32"

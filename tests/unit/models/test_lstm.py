@@ -40,7 +40,7 @@ def test_fused_path_gives_keras_outputs_and_gradients(lengths, T):
     fused, plain = pair()
     x, mask = batch(lengths, T)
     x, mask = tf.constant(x), tf.constant(mask)
-    assert lstm._fused_applies(fused, x, None, mask)
+    assert lstm._fused_applies(fused, None, mask)
     probe = tf.constant(np.random.default_rng(2).normal(size=(len(lengths), T, 12)).astype("float32"))
     grads = []
     for layer in (fused, plain):
@@ -60,11 +60,11 @@ def test_fused_path_gives_keras_outputs_and_gradients(lengths, T):
 
 def test_keras_path_when_the_fused_kernel_would_differ():
     fused, _ = pair()
-    x, mask = batch([3, 2], 4)
-    assert not lstm._fused_applies(fused, x, None, None)  # no mask: every position is a step
+    _, mask = batch([3, 2], 4)
+    assert not lstm._fused_applies(fused, None, None)  # no mask: every position is a step
     dropped = ContextBiLSTM(layers.LSTM(6, return_sequences=True, dropout=0.5))
     dropped.build((None, None, 5))
-    assert not lstm._fused_applies(dropped, x, None, mask)
+    assert not lstm._fused_applies(dropped, None, mask)
 
 
 def test_keras_path_under_xla_which_has_no_fused_kernel():

@@ -45,6 +45,18 @@ def declared_params(stage: str, dvc_yaml: Path = DVC_YAML) -> list[str]:
     return keys
 
 
+def declared_sources(stage: str, dvc_yaml: Path = DVC_YAML) -> list[Path]:
+    """The Python files ``dvc.yaml`` lists as deps of ``stage``: the one list of the code a
+    stage's result depends on (tests/unit/test_architecture.py checks that it covers every
+    project module the stage imports)."""
+    import yaml
+
+    if not dvc_yaml.is_file():
+        raise DataError(dvc_yaml.resolve(), None, "not found: run stages from the project root (as DVC does)")
+    deps = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"][stage].get("deps", [])
+    return [dvc_yaml.parent / d for d in deps if d.endswith(".py")]
+
+
 def stage_params(params: Params, stage: str) -> dict[str, Any]:
     """The declared params (sections or single keys) as dotted keys, for MLflow."""
     flat: dict[str, Any] = {}

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,18 +61,12 @@ def gold_tags(split, labels: list[str]) -> list[list[str]]:
 
 
 def code_digest() -> str:
-    """The source of everything that defines the model and its batches."""
-    import models.crf
-    import models.graph_conv
-    import models.lstm
-    import models.ner
-    import tasks.ner.batches
-    import tasks.ner.features
-    import tasks.ner.schemes
+    """The source of every module train_ner lists in dvc.yaml (model, batches, scoring):
+    the files of the code being run, wherever the current folder is."""
+    from tasks.common.stage import declared_sources
 
-    files = [Path(m.__file__) for m in (models.crf, models.graph_conv, models.lstm, models.ner, tasks.ner.batches,
-                                        tasks.ner.features, tasks.ner.schemes, sys.modules[__name__])]
-    return tree_digest(*files)
+    root = Path(__file__).resolve().parents[2]
+    return tree_digest(*declared_sources("train_ner", root / "dvc.yaml"))
 
 
 def checkpoint_dir(params: NerParams, prepared: Path = paths.NER_PREPARED) -> Path:

@@ -134,3 +134,22 @@ def test_inference_reads_only_the_artifact(prepared, tmp_path):
     assert all(t in {"PER", "LOC", "ORG", "MISC"} and w in text for t, w in both)
     with pytest.raises(DataError, match="empty text"):
         tag_entities(tagger, "  ")
+
+
+def test_code_key_is_the_stage_deps_in_dvc_yaml(prepared, tmp_path):
+    """The checkpoint's code key hashes exactly the Python files dvc.yaml lists for
+    train_ner (one list, not a second hand-kept one), read beside the code, not the cwd."""
+    import tasks.ner.training as tn
+    from tasks.common.stage import declared_sources
+
+    root = Path(tn.__file__).resolve().parents[2]
+    sources = declared_sources("train_ner", root / "dvc.yaml")
+    assert {p.relative_to(root).as_posix() for p in sources} >= {
+        "models/ner.py", "models/lstm.py", "models/crf.py", "models/graph_conv.py", "tasks/ner/training.py"}
+    assert all(p.is_file() for p in sources)
+    from tasks.common.files import tree_digest
+
+    assert tn.code_digest() == tree_digest(*sources)
+    spec = tmp_path / "dvc.yaml"  # a dep added to the stage joins the key
+    spec.write_text("stages:\n  train_ner:\n    deps: [data/prepared/ner, tasks/common, a.py]\n")
+    assert declared_sources("train_ner", spec) == [tmp_path / "a.py"]

@@ -188,15 +188,32 @@ def test_suite(root: Path) -> str:
     d = load(root, rel)
     runs = {label: r for label, r in d.items() if isinstance(r, dict)}
     rows = [[label, f"`{r['commit']}`", f"`{r['command']}`", ", ".join(f"{v} {k}" for k, v in r["counts"].items()),
-             f"**{r['pytest_s'] / 60:.1f} min**" if r["pytest_s"] else "—", f"{r['wall_s'] / 60:.1f} min"]
+             f"**{r['pytest_s'] / 60:.1f} min**" if r["pytest_s"] else "—", f"{r['wall_s'] / 60:.1f} min",
+             f"{r['cpu_busy']:.0%}" if "cpu_busy" in r else "—"]
             for label, r in runs.items()]
-    body = table(["run", "commit", "command", "tests", "pytest time", "wall time"], rows)
+    body = table(["run", "commit", "command", "tests", "pytest time", "wall time", "CPU busy"], rows)
     body += "".join(f"\n\n{label}: {r['note']}" for label, r in runs.items() if r.get("note"))
     if "serial_over_parallel" in d:
         body += f"\n\nSerial over parallel, same commit: **{d['serial_over_parallel']:.2f}x**."
+    timed = [(label, r) for label, r in runs.items() if r.get("files")]
+    if timed:
+        body += "\n\n" + suite_files(*timed[-1])
     first = next(iter(runs.values()))
     return block(body, Source((rel,), "python benchmarks/test_suite.py --label LABEL [--serial]", first["machine"],
                               first["date"]))
+
+
+def suite_files(label: str, run: dict, shown: int = 12) -> str:
+    """Where run ``label``'s time went: its longest test files, on which process and when,
+    and how busy both cores were minute by minute."""
+    rows = [[f"`{f['file']}`", f["process"], f"{f['start'] / 60:.1f}-{f['end'] / 60:.1f} min", seconds(f["seconds"])]
+            for f in run["files"][:shown]]
+    rest = run["files"][shown:]
+    rows.append([f"{len(rest)} other files", "", "", seconds(sum(f["seconds"] for f in rest))])
+    minutes = " ".join(f"{b:.0%}" for b in run["cpu_busy_by_minute"])
+    return (f"Where the time of `{label}` went (its longest test files; the process that ran each, and when):\n\n"
+            + table(["test file", "process", "from-to", "seconds"], rows)
+            + f"\n\nCPU busy, minute by minute: {minutes}.")
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,

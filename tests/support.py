@@ -146,36 +146,74 @@ def differing(seen: dict, reference: dict) -> list[str]:
 
 
 class WorkspaceWatcher:
-    """While its block runs, reads params.yaml, dvc.lock and every output of ``proj``
-    over and over (as fast as it can) and records each path found differing from what
-    it held when the block began, or missing."""
+    """While its block runs, records every write to params.yaml, dvc.lock and the output
+    folders of ``proj`` through Linux inotify: each modification, creation, deletion,
+    move or attribute change, however brief (a file written and put back within a
+    millisecond is caught, and no CPU is spent polling); at the end it also compares the
+    bytes with those it held when the block began. ``changed`` names each path written,
+    missing or differing."""
+
+    WATCHED_FILES = ("params.yaml", "dvc.lock")
+    # IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+    # IN_DELETE_SELF | IN_MOVE_SELF
+    _EVENTS = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
+    _OVERFLOW = 0x4000  # IN_Q_OVERFLOW: events were lost, so count everything as changed
 
     def __init__(self, proj: Path):
-        import threading
-
         self.proj, self.before = proj, workspace_bytes(proj)
         self.changed: set[str] = set()
-        self.reads = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for rel, data in self.before.items():
-                try:
-                    if (self.proj / rel).read_bytes() != data:
-                        self.changed.add(rel)
-                except OSError:
-                    self.changed.add(rel)
-            self.reads += 1
+        self.watches: dict[int, Path] = {}
+        self._fd = -1
 
     def __enter__(self) -> "WorkspaceWatcher":
-        self._thread.start()
+        import ctypes
+        import os
+
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        folders = [self.proj] + [d for name in OUTPUT_FOLDERS for top in [self.proj / name] if top.is_dir()
+                                 for d in [top, *sorted(p for p in top.rglob("*") if p.is_dir())]]
+        for folder in folders:
+            wd = self._libc.inotify_add_watch(self._fd, str(folder).encode(), self._EVENTS)
+            if wd < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {folder}")
+            self.watches[wd] = folder
         return self
 
+    def _events(self):
+        """(watched folder, name, mask) of every event queued so far."""
+        import os
+        import struct
+
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                return
+            offset = 0
+            while offset < len(data):
+                wd, mask, _cookie, size = struct.unpack_from("iIII", data, offset)
+                name = data[offset + 16:offset + 16 + size].rstrip(b"\0").decode(errors="replace")
+                offset += 16 + size
+                yield self.watches.get(wd), name, mask
+
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(30)
+        import os
+
+        try:
+            for folder, name, mask in self._events():
+                if mask & self._OVERFLOW:
+                    self.changed.add("(inotify queue overflow: events lost)")
+                    continue
+                path = folder / name if name else folder
+                rel = path.relative_to(self.proj).as_posix() if folder is not None else name
+                if folder == self.proj and name not in (*self.WATCHED_FILES, *(f.split("/")[0] for f in OUTPUT_FOLDERS)):
+                    continue  # elsewhere in the project (.dvc/tmp, .cache, ...): not the workspace's results
+                self.changed.add(rel)
+        finally:
+            os.close(self._fd)
         self.changed.update(differing(workspace_bytes(self.proj), self.before))
 
 

@@ -32,13 +32,18 @@ class StageResult:
     artifacts: list[tuple[Path, str | None]] = field(default_factory=list)  # (file, artifact folder)
 
 
-def declared_params(stage: str, dvc_yaml: Path = DVC_YAML) -> list[str]:
-    """The params.yaml sections ``dvc.yaml`` lists for ``stage`` (what DVC tracks)."""
+def stage_spec(stage: str, dvc_yaml: Path = DVC_YAML) -> dict[str, Any]:
+    """``stage``'s entry in ``dvc.yaml``."""
     import yaml
 
     if not dvc_yaml.is_file():
         raise DataError(dvc_yaml.resolve(), None, "not found: run stages from the project root (as DVC does)")
-    spec = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"][stage]
+    return yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"][stage]
+
+
+def declared_params(stage: str, dvc_yaml: Path = DVC_YAML) -> list[str]:
+    """The params.yaml sections ``dvc.yaml`` lists for ``stage`` (what DVC tracks)."""
+    spec = stage_spec(stage, dvc_yaml)
     keys: list[str] = []
     for entry in spec.get("params", []):
         keys += list(entry.values())[0] if isinstance(entry, dict) else [entry]
@@ -49,11 +54,7 @@ def declared_sources(stage: str, dvc_yaml: Path = DVC_YAML) -> list[Path]:
     """The Python files ``dvc.yaml`` lists as deps of ``stage``: the one list of the code a
     stage's result depends on (tests/unit/test_architecture.py checks that it covers every
     project module the stage imports)."""
-    import yaml
-
-    if not dvc_yaml.is_file():
-        raise DataError(dvc_yaml.resolve(), None, "not found: run stages from the project root (as DVC does)")
-    deps = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"][stage].get("deps", [])
+    deps = stage_spec(stage, dvc_yaml).get("deps", [])
     return [dvc_yaml.parent / d for d in deps if d.endswith(".py")]
 
 

@@ -103,13 +103,13 @@ def ner_paired(root: Path) -> str:
     summary = load(root, NER_SEEDS)
     best = summary["default"]
     rows = []
-    for other, diff in summary["paired_vs_default"].items():
-        test_diffs = _paired(root, best, other, "test_f1")
-        dev, test = mean_std(_paired(root, best, other, "dev_f1")), mean_std(test_diffs)
-        ahead = sum(d > 0 for d in test_diffs)
-        rows.append([f"`{best}` − `{other}`", ", ".join(map(str, diff["seeds"])),
-                     _signed(dev, len(test_diffs)), _signed(test, len(test_diffs)),
-                     f"{ahead} of {len(diff['seeds'])}"])
+    for other in summary["paired_vs_default"]:
+        # Seeds, differences and counts all from the run files (the summary may predate a run).
+        test_diffs, dev_diffs = (_paired(root, best, other, key) for key in ("test_f1", "dev_f1"))
+        dev, test = mean_std(list(dev_diffs.values())), mean_std(list(test_diffs.values()))
+        ahead = sum(d > 0 for d in test_diffs.values())
+        rows.append([f"`{best}` − `{other}`", ", ".join(map(str, test_diffs)),
+                     _signed(dev, len(test_diffs)), _signed(test, len(test_diffs)), f"{ahead} of {len(test_diffs)}"])
     body = table(["difference (paired by seed)", "seeds", "dev F1", "test F1", "seeds where test F1 is ahead"], rows)
     return block(body, Source((f"{NER_RUNS}/*.json",)))
 
@@ -119,10 +119,11 @@ def _signed(stat: tuple[float, float], n: int) -> str:
     return f"{stat[0] * 100:+.2f}" + (f" ± {stat[1] * 100:.2f}" if n > 1 else "")
 
 
-def _paired(root: Path, best: str, other: str, key: str) -> list[float]:
+def _paired(root: Path, best: str, other: str, key: str) -> dict[int, float]:
+    """{seed: best's ``key`` minus other's} over the seeds both have run files for."""
     a = {r["seed"]: r[key] for r in ner_run_files(root, best)}
     b = {r["seed"]: r[key] for r in ner_run_files(root, other)}
-    return [a[s] - b[s] for s in sorted(a) if s in b]
+    return {s: a[s] - b[s] for s in sorted(a) if s in b}
 
 
 def ner_committed(root: Path) -> str:

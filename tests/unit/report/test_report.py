@@ -86,3 +86,22 @@ def test_the_figure_is_redrawn_from_the_files_and_a_stale_one_fails_the_check(pr
                                                 "docs/images/ner_seeds.svg"]
     assert main(["--root", str(project_copy)]) == 0
     assert figure.read_text() == ner_seeds_svg(project_copy) and report(project_copy, check=True) == []
+
+
+def test_the_paired_ner_table_counts_the_run_files_not_an_older_summary(project_copy):
+    """A variant's run finished after metrics/ner_seeds.json was last summarised: its seed
+    joins the paired row (seeds, mean ± std, seeds ahead), from the run files alone."""
+    from tasks.report.results import ner_paired
+
+    runs = project_copy / "benchmarks" / "results" / "ner_seeds"
+    summary = json.loads((project_copy / "metrics" / "ner_seeds.json").read_text())
+    best, other = summary["default"], next(iter(summary["paired_vs_default"]))
+    mine = {json.loads(p.read_text())["seed"]: p for p in runs.glob(f"{other}-seed*.json")}
+    theirs = {json.loads(p.read_text())["seed"]: json.loads(p.read_text()) for p in runs.glob(f"{best}-seed*.json")}
+    new_seed = min(set(theirs) - set(mine))
+    planted = {**json.loads(next(iter(mine.values())).read_text()), "seed": new_seed,
+               "dev_f1": theirs[new_seed]["dev_f1"] - 0.01, "test_f1": theirs[new_seed]["test_f1"] - 0.02}
+    (runs / f"{other}-seed{new_seed}.json").write_text(json.dumps(planted))
+    row = next(line for line in ner_paired(project_copy).splitlines() if f"`{other}` |" in line)
+    seeds = sorted([*mine, new_seed])
+    assert f"| {', '.join(map(str, seeds))} |" in row and row.endswith(f" of {len(seeds)} |"), row

@@ -191,7 +191,8 @@ def tags_paired(root: Path) -> str:
     best = best_learned(m)
     pairs = [(best, b) for b in (*LABEL_BASELINES, "text", "propagation")]
     pairs += [(a, b) for a, b in (("graphsage", "graphsage_default"), ("graphsage", "graphsage_random"),
-                                  ("graphsage_default", "graphsage_random"), ("concat", "text"))
+                                  ("graphsage_default", "graphsage_random"), ("graphsage_default", "graphsage_gds"),
+                                  ("graphsage_gds", "graphsage_random"), ("concat", "text"))
               if a in m and b in m and a != b]
     body = _differences_table(m, preset, pairs)
     body += f"\n\nThe first rows compare the best learned graph model on validation ({_tag_label(best, preset)})."

@@ -199,8 +199,9 @@ def test_suite(root: Path) -> str:
     if timed:
         body += "\n\n" + suite_files(*timed[-1])
     first = next(iter(runs.values()))
+    dates = sorted({r["date"] for r in runs.values()})
     return block(body, Source((rel,), "python benchmarks/test_suite.py --label LABEL [--serial]", first["machine"],
-                              first["date"]))
+                              dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"))
 
 
 def suite_files(label: str, run: dict, shown: int = 12) -> str:

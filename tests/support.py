@@ -207,11 +207,10 @@ class WorkspaceWatcher:
                 if mask & self._OVERFLOW:
                     self.changed.add("(inotify queue overflow: events lost)")
                     continue
-                path = folder / name if name else folder
-                rel = path.relative_to(self.proj).as_posix() if folder is not None else name
                 if folder == self.proj and name not in (*self.WATCHED_FILES, *(f.split("/")[0] for f in OUTPUT_FOLDERS)):
                     continue  # elsewhere in the project (.dvc/tmp, .cache, ...): not the workspace's results
-                self.changed.add(rel)
+                path = (folder / name if name else folder) if folder is not None else None
+                self.changed.add(path.relative_to(self.proj).as_posix() if path is not None else f"(event {mask:#x})")
         finally:
             os.close(self._fd)
         self.changed.update(differing(workspace_bytes(self.proj), self.before))

@@ -63,10 +63,10 @@ def gold_tags(split, labels: list[str]) -> list[list[str]]:
 def code_digest() -> str:
     """The source of every module train_ner lists in dvc.yaml (model, batches, scoring):
     the files of the code being run, wherever the current folder is."""
+    from tasks.common.settings import PROJECT_ROOT
     from tasks.common.stage import declared_sources
 
-    root = Path(__file__).resolve().parents[2]
-    return tree_digest(*declared_sources("train_ner", root / "dvc.yaml"))
+    return tree_digest(*declared_sources("train_ner", PROJECT_ROOT / "dvc.yaml"))
 
 
 def checkpoint_dir(params: NerParams, prepared: Path = paths.NER_PREPARED) -> Path:

@@ -140,9 +140,10 @@ def test_code_key_is_the_stage_deps_in_dvc_yaml(prepared, tmp_path):
     """The checkpoint's code key hashes exactly the Python files dvc.yaml lists for
     train_ner (one list, not a second hand-kept one), read beside the code, not the cwd."""
     import tasks.ner.training as tn
+    from tasks.common.settings import PROJECT_ROOT as root
     from tasks.common.stage import declared_sources
 
-    root = Path(tn.__file__).resolve().parents[2]
+    assert root == Path(tn.__file__).resolve().parents[2]  # beside the code being run
     sources = declared_sources("train_ner", root / "dvc.yaml")
     assert {p.relative_to(root).as_posix() for p in sources} >= {
         "models/ner.py", "models/lstm.py", "models/crf.py", "models/graph_conv.py", "tasks/ner/training.py"}

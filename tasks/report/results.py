@@ -103,13 +103,14 @@ def ner_paired(root: Path) -> str:
     summary = load(root, NER_SEEDS)
     best = summary["default"]
     rows = []
+    best_runs = {r["seed"]: r for r in ner_run_files(root, best)}
     for other in summary["paired_vs_default"]:
         # Seeds, differences and counts all from the run files (the summary may predate a run).
-        test_diffs, dev_diffs = (_paired(root, best, other, key) for key in ("test_f1", "dev_f1"))
-        dev, test = mean_std(list(dev_diffs.values())), mean_std(list(test_diffs.values()))
-        ahead = sum(d > 0 for d in test_diffs.values())
-        rows.append([f"`{best}` − `{other}`", ", ".join(map(str, test_diffs)),
-                     _signed(dev, len(test_diffs)), _signed(test, len(test_diffs)), f"{ahead} of {len(test_diffs)}"])
+        diffs = _paired(best_runs, {r["seed"]: r for r in ner_run_files(root, other)})
+        dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))
+        ahead = sum(d["test_f1"] > 0 for d in diffs.values())
+        rows.append([f"`{best}` − `{other}`", ", ".join(map(str, diffs)),
+                     _signed(dev, len(diffs)), _signed(test, len(diffs)), f"{ahead} of {len(diffs)}"])
     body = table(["difference (paired by seed)", "seeds", "dev F1", "test F1", "seeds where test F1 is ahead"], rows)
     return block(body, Source((f"{NER_RUNS}/*.json",)))
 
@@ -119,11 +120,9 @@ def _signed(stat: tuple[float, float], n: int) -> str:
     return f"{stat[0] * 100:+.2f}" + (f" ± {stat[1] * 100:.2f}" if n > 1 else "")
 
 
-def _paired(root: Path, best: str, other: str, key: str) -> dict[int, float]:
-    """{seed: best's ``key`` minus other's} over the seeds both have run files for."""
-    a = {r["seed"]: r[key] for r in ner_run_files(root, best)}
-    b = {r["seed"]: r[key] for r in ner_run_files(root, other)}
-    return {s: a[s] - b[s] for s in sorted(a) if s in b}
+def _paired(a: dict[int, dict], b: dict[int, dict]) -> dict[int, dict[str, float]]:
+    """{seed: {dev_f1, test_f1}: a's minus b's} over the seeds both runs have."""
+    return {s: {k: a[s][k] - b[s][k] for k in ("dev_f1", "test_f1")} for s in sorted(a) if s in b}
 
 
 def ner_committed(root: Path) -> str:

@@ -68,6 +68,8 @@ VARIANTS: dict[str, dict] = {
                            "ner.train.word_dropout": 0.5},
     # The default with gradient normalisation (Reimers & Gurevych 2017: threshold 1).
     "graph_clip_norm": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
+    # The default with Ma & Hovy 2016's inverse-time decay (rho = 0.05 per epoch).
+    "graph_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.lr_decay": 0.05},
 }
 # Keep the model fields a variant does not name at the preset's value, whatever the
 # project's params.yaml overrides.

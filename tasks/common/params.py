@@ -91,6 +91,9 @@ class NerTrain(Strict):
     clip_norm: float = F(
         "Gradients rescaled to at most this global L2 norm before each update (Reimers & Gurevych 2017's "
         "gradient normalisation, threshold 1); 0 turns it off", ge=0.0)
+    lr_decay: float = F(
+        "Inverse-time learning-rate decay per epoch: epoch e (from 0) trains at learning_rate / (1 + lr_decay * e) "
+        "(Ma & Hovy 2016's schedule, rho = 0.05); 0 keeps the rate constant", ge=0.0)
 
 
 class NerParams(Strict):

@@ -214,13 +214,34 @@ def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint, config
             state["best_f1"], state["best_epoch"] = dev["f1"], epoch
         ckpt.save(model, state, improved)
         human = (f"epoch {epoch}/{tp.epochs}: loss {row['train_loss']:.4f}  dev P {dev['precision']:.4f} "
-                 f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s)")
+                 f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s"
+                 + (f", rate {float(model.optimizer.learning_rate):.2e})" if tp.lr_decay else ")"))
         stop = state["epoch"] - state["best_epoch"] >= tp.patience
         return EpochResult(human, {"train_loss": row["train_loss"], "dev_f1": dev["f1"]},
                            logged={k: v for k, v in row.items() if k != "epoch"},
                            stop=f"early stop: no dev F1 gain for {tp.patience} epochs" if stop else None)
 
     return score
+
+
+def decayed_rate(learning_rate: float, decay: float, epoch: int) -> float:
+    """The rate epoch ``epoch`` (from 0) trains at: inverse-time decay, a function of the
+    epoch alone, so a resumed run picks up exactly where it stopped."""
+    return learning_rate / (1.0 + decay * epoch)
+
+
+def rate_schedule(tp):
+    """A callback that sets the optimizer's rate at each epoch's start (None when constant)."""
+    import keras
+
+    if not tp.lr_decay:
+        return None
+
+    class InverseTimeDecay(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.optimizer.learning_rate = decayed_rate(tp.learning_rate, tp.lr_decay, epoch)
+
+    return InverseTimeDecay()
 
 
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:
@@ -235,7 +256,8 @@ def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config)
                                   epoch=state["epoch"], word_dropout=tp.word_dropout, **batching(tp, config))
         reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
                                  mlflow=mlflow)
-        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=[reporter], verbose=2)
+        callbacks = [c for c in (rate_schedule(tp), reporter) if c is not None]
+        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=2)
     model.load_weights(ckpt.best_weights)
     print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
 

@@ -25,6 +25,7 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is
     "document_edges_only": "the same without dependency arcs (`dependency_arcs: false`)",
     "graph_word_dropout": "the default with singleton UNK (`ner.train.word_dropout: 0.5`)",
     "graph_clip_norm": "the default with gradient normalisation (`ner.train.clip_norm: 1.0`)",
+    "graph_lr_decay": "the default with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "previous default without the GCN (ablation)",
     "default_softmax": "previous default with a softmax output (`output: dense`)",

@@ -86,6 +86,32 @@ def test_clip_norm_reaches_the_optimizer_and_the_checkpoint_key(prepared, tmp_pa
     assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(prepared)  # no resume across clip settings
 
 
+def test_decayed_rate_follows_the_epoch_across_a_resume(prepared, monkeypatch):
+    import tasks.ner.training as tn
+
+    decaying = prepared.model_copy(update={"train": prepared.train.model_copy(update={"lr_decay": 0.5})})
+    lr = decaying.train.learning_rate
+    real_predict, rates = tn.predict_tags, []
+
+    def record_rate(model, *args, **kwargs):  # dev scoring runs after each epoch, at its rate
+        rates.append(float(model.optimizer.learning_rate))
+        if len(rates) == 2:
+            raise KeyboardInterrupt
+        return real_predict(model, *args, **kwargs)
+
+    monkeypatch.setattr(tn, "predict_tags", record_rate)
+    with pytest.raises(KeyboardInterrupt):
+        tn.train(decaying)
+    tn.train(decaying)  # resumes epoch 1 (index from 0), then epoch 2
+    assert rates[:4] == pytest.approx([lr, lr / 1.5, lr / 1.5, lr / 2.0])
+    assert tn.checkpoint_dir(decaying) != tn.checkpoint_dir(prepared)  # no resume across schedules
+    rates.clear()
+    monkeypatch.setattr(tn, "predict_tags", lambda model, *a, **k: rates.append(float(model.optimizer.learning_rate))
+                        or real_predict(model, *a, **k))
+    tn.train(prepared)
+    assert rates and rates == pytest.approx([lr] * len(rates))  # lr_decay 0: constant
+
+
 def test_training_is_deterministic_by_seed(prepared):
     import tasks.ner.training as tn
 

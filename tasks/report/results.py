@@ -41,6 +41,8 @@ TAG_METHODS = {
     "label_propagation": "label propagation (train tags only, no text)",
     "text_cs": "text + C&S",
     "propagation_cs": "propagation + C&S",
+    "label_reuse": "label reuse: text + train tags `[ÂY, Â²Y]`, own tags masked",
+    "label_reuse_cs": "label reuse + C&S",
     "graphsage_random": "GraphSAGE, random weights (control)",
     "graphsage_gds": "GraphSAGE `gds` (the original's)",
     "graphsage_default": "GraphSAGE `default` (unsupervised)",
@@ -52,7 +54,8 @@ TAG_METHODS = {
 }
 TAG_METRICS = ("lrap", "precision_at_1", "macro_f1_thresholded", "macro_precision", "macro_f1")
 LEARNED_GRAPH = ("graphsage", "graphsage_cs", "concat", "concat_cs")  # learned on the graph (the served preset)
-LABEL_BASELINES = ("label_propagation", "text_cs", "propagation_cs")  # label-aware, nothing learned on the graph
+# label-aware, nothing learned on the graph:
+LABEL_BASELINES = ("label_propagation", "text_cs", "propagation_cs", "label_reuse", "label_reuse_cs")
 
 
 def _tag_label(name: str, preset: str) -> str:
@@ -166,7 +169,7 @@ def tags_minilm(root: Path) -> str:
     rel = "benchmarks/results/tags_minilm.json"
     run = load(root, rel)
     m, preset = run["tags"], run["sage"]["preset"]
-    pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text")]
+    pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text") if b in m]  # rows an older run lacks: none
     body = _tags_table(m, preset) + "\n\n" + _differences_table(m, preset, pairs)
     return block(body, Source((rel,), run["command"], run["machine"], run["date"]))
 
@@ -189,7 +192,7 @@ def tags_paired(root: Path) -> str:
     m = load(root, TAGS_METRICS)
     preset = load(root, TAGS_SAGE)["preset"]
     best = best_learned(m)
-    pairs = [(best, b) for b in (*LABEL_BASELINES, "text", "propagation")]
+    pairs = [(best, b) for b in (*LABEL_BASELINES, "text", "propagation") if b in m]
     pairs += [(a, b) for a, b in (("graphsage", "graphsage_default"), ("graphsage", "graphsage_random"),
                                   ("graphsage_default", "graphsage_random"), ("graphsage_default", "graphsage_gds"),
                                   ("graphsage_gds", "graphsage_random"), ("concat", "text"))

@@ -22,10 +22,10 @@ from tasks.common.params import TagsParams
 from tasks.tags.classification import (classifier, dense, fit_counting_non_convergence, scores, summarise,
                                        tag_matrix, tag_probabilities, three_way_split)
 from tasks.tags.label_methods import (Chosen, best_thresholds, correct_and_smooth, label_propagation,
-                                      ranking_scores, thresholded_scores)
+                                      ranking_scores, reused_labels, thresholded_scores)
 from tasks.tags.tables import load_articles
 
-SMOOTHED = ("text", "propagation", "graphsage", "concat")  # Correct & Smooth over these classifiers' scores
+SMOOTHED = ("text", "propagation", "label_reuse", "graphsage", "concat")  # Correct & Smooth over these classifiers' scores
 COMPARED = ("lrap", "precision_at_1", "macro_f1_thresholded")  # what every method is compared on
 SERVED = "concat"  # the feature set of the served classifier (its first seed)
 FIT_PROCESSES = 2  # LabelPowerset fits at once: the reference machine's cores
@@ -46,10 +46,14 @@ class TagData:
     Y: np.ndarray             # (tagged articles, targets)
     untagged: np.ndarray      # rows of articles with no target tag
 
-    def feature_sets(self, seed_index: int) -> dict[str, np.ndarray]:
+    def feature_sets(self, seed_index: int, split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Seed ``seed_index``'s feature sets; ``label_reuse`` (text and the train tags of
+        ``split`` spread over the graph, tasks/tags/label_methods.py) depends on the split."""
         sage = self.sages[seed_index]
-        sets = {"text": self.text, "propagation": self.propagation, "graphsage": sage,
-                "concat": np.hstack([self.text, sage])}
+        train = split["train"]
+        reused = reused_labels(self.adjacency, self.rows[train], self.Y[train])
+        sets = {"text": self.text, "propagation": self.propagation, "label_reuse": np.hstack([self.text, reused]),
+                "graphsage": sage, "concat": np.hstack([self.text, sage])}
         sets.update({f"graphsage_{name}": Z[seed_index] for name, Z in self.compared.items()})
         return sets
 
@@ -191,7 +195,7 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
     from joblib import Parallel, delayed
 
     jobs = [(seed, name, X, *part_rows(data, split))
-            for i, (seed, split) in enumerate(zip(seeds, splits)) for name, X in data.feature_sets(i).items()]
+            for i, (seed, split) in enumerate(zip(seeds, splits)) for name, X in data.feature_sets(i, split).items()]
     run = Parallel(n_jobs=min(FIT_PROCESSES, len(jobs)), return_as="generator")(
         delayed(fit_and_score)(X, Y, rows, max_iter) for _, _, X, rows, Y in jobs)
     fitted = {}
@@ -259,7 +263,7 @@ def evaluate(params: TagsParams) -> Evaluation:
                          "label_aware_seconds": label_aware_seconds}}
     results.update({name: summarise(runs) for name, runs in per_seed.items()})
     served = fitted[e.seeds[0], SERVED]
-    served_X = data.feature_sets(0)[SERVED]
+    served_X = data.feature_sets(0, splits[0])[SERVED]
     per_tag_precision = precision_score(data.Y[splits[0]["test"]], served.test_predictions, average=None,
                                         zero_division=0)
     info = {"tags": [str(t) for t in data.targets], "features": ["text", "graphsage"],

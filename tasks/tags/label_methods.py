@@ -114,6 +114,25 @@ def smooth(A: sp.csr_matrix, Z: np.ndarray, train_rows: np.ndarray, Y_train: np.
     return spread(A, with_train_tags(Z, train_rows, Y_train), alpha)
 
 
+def reused_labels(A: sp.csr_matrix, train_rows: np.ndarray, Y_train: np.ndarray) -> np.ndarray:
+    """Label reuse (the "label trick" of Wang et al. 2021, without its random split): the
+    train tags spread one and two hops as input features, [ÂY₀, Â²Y₀], with every
+    article's own tags taken out of its own row,
+
+        hop k = Â^k Y₀ − diag(Â^k) ∘ Y₀         diag(Â²)ᵢ = Σⱼ Âᵢⱼ Âⱼᵢ
+
+    so a train article never sees its own tags among its features (a classifier fitted on
+    train rows would otherwise learn to copy them, and find nothing to copy on test rows).
+    Only train rows' tags enter Y₀; validation and test rows see their neighbours' train
+    tags as train rows do. (n, 2 · tags), float32."""
+    A = sp.csr_matrix(A, dtype=np.float64)
+    Y0 = label_matrix(A.shape[0], train_rows, Y_train).astype(np.float64)
+    one, two = A @ Y0, A @ (A @ Y0)
+    self_one = A.diagonal()[:, None]
+    self_two = np.asarray(A.multiply(A.T).sum(axis=1))
+    return np.hstack([one - self_one * Y0, two - self_two * Y0]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Chosen:
     scores: np.ndarray          # (n, tags) for every article

@@ -19,9 +19,9 @@ def test_tags_flow_end_to_end(tmp_path):
     assert "thresholded macro F1" in flow.stdout + flow.stderr
 
     metrics = json.loads((proj / "metrics" / "tags.json").read_text())
-    for name in ("text", "graphsage", "concat", "graphsage_random"):  # LabelPowerset rows: both rules
+    for name in ("text", "label_reuse", "graphsage", "concat", "graphsage_random"):  # LabelPowerset: both rules
         assert {"accuracy", "macro_precision", "macro_f1", "lrap", "macro_f1_thresholded"} <= set(metrics[name])
-    for name in ("label_propagation", "text_cs", "propagation_cs", "graphsage_cs", "concat_cs"):  # scores only
+    for name in ("label_propagation", "text_cs", "propagation_cs", "label_reuse_cs", "graphsage_cs", "concat_cs"):
         assert {"lrap", "precision_at_1", "macro_f1_thresholded"} <= set(metrics[name])
         assert "macro_precision" not in metrics[name] and metrics[name]["per_seed"]["1"]["chosen"]
     assert metrics["setup"]["target_tags"] == 3  # "rare" is on 2 articles only

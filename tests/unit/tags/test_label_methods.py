@@ -160,7 +160,7 @@ def test_thresholded_scores_apply_the_thresholds():
 def test_no_validation_or_test_tag_reaches_a_spread_matrix():
     """A marker tag planted on the test rows only: label propagation's and C&S's scores
     on every validation row, and every choice, are exactly as without it."""
-    from tasks.tags.evaluation import Fitted, TagData, label_aware
+    from tasks.tags.evaluation import SMOOTHED, Fitted, TagData, label_aware
 
     rng = np.random.default_rng(7)
     n, tags = 40, 3
@@ -172,7 +172,7 @@ def test_no_validation_or_test_tag_reaches_a_spread_matrix():
     planted = Y.copy()
     planted[split["test"], 2] = 1 - planted[split["test"], 2]  # the marker: flipped on test rows only
     base = rng.random((n, tags)).astype(np.float32)
-    fitted = {name: Fitted(None, {}, None, 0, base) for name in ("text", "propagation", "graphsage", "concat")}
+    fitted = {name: Fitted(None, {}, None, 0, base) for name in SMOOTHED}
 
     def run(Y_all):
         data = TagData(None, None, None, {}, adj, None, 0.0, ["a", "b", "c"], rows, Y_all, np.array([], int))
@@ -185,6 +185,52 @@ def test_no_validation_or_test_tag_reaches_a_spread_matrix():
         marked_v = {k: v for k, v in marked[method]["validation"].items() if k != "seconds"}
         assert clean_v == marked_v
     assert any(clean[m]["test"]["lrap"] != marked[m]["test"]["lrap"] for m in clean)  # the marker is scored
+
+
+def test_reused_labels_match_brute_force_without_each_articles_own_tags():
+    """Row i of [ÂY₀, Â²Y₀] computed densely with row i's own tags removed from Y₀, on a
+    graph with self-loops and asymmetric weights (where the own-tag terms are non-zero)."""
+    rng = np.random.default_rng(11)
+    n, tags = 25, 4
+    dense = rng.random((n, n)) * (rng.random((n, n)) < 0.3)
+    np.fill_diagonal(dense, rng.random(n))
+    A = dense_norm(sp.csr_matrix(dense))
+    train = np.sort(rng.choice(n, 15, replace=False))
+    Y_train = (rng.random((15, tags)) < 0.4).astype(int)
+    got = lm.reused_labels(sp.csr_matrix(A), train, Y_train)
+    Y0 = np.zeros((n, tags))
+    Y0[train] = Y_train
+    for i in range(n):
+        without_own = Y0.copy()
+        without_own[i] = 0.0
+        expected = np.r_[(A @ without_own)[i], (A @ A @ without_own)[i]]
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(got).sum() > 0
+
+
+def test_label_reuse_features_see_train_tags_only():
+    """The label_reuse feature set of one split is the same whatever the validation and
+    test rows' tags are, and changes with a train row's tags."""
+    from tasks.tags.evaluation import TagData
+
+    rng = np.random.default_rng(12)
+    n, tags = 40, 3
+    adj = row_normalised(random_graph(n, seed=13))
+    order = rng.permutation(n)
+    split = {"train": np.sort(order[:24]), "validation": np.sort(order[24:32]), "test": np.sort(order[32:])}
+    Y = (rng.random((n, tags)) < 0.4).astype(int)
+
+    def label_reuse(Y_all):
+        data = TagData(None, np.ones((n, 2), np.float32), np.zeros((1, n, 2)), {}, adj,
+                       np.zeros((n, 2)), 0.0, ["a", "b", "c"], np.arange(n), Y_all, np.array([], int))
+        return data.feature_sets(0, split)["label_reuse"]
+
+    planted = Y.copy()
+    planted[order[24:]] = 1 - planted[order[24:]]  # every validation and test tag flipped
+    np.testing.assert_array_equal(label_reuse(Y), label_reuse(planted))
+    planted_train = Y.copy()
+    planted_train[split["train"], 2] = 1 - planted_train[split["train"], 2]
+    assert not np.array_equal(label_reuse(Y), label_reuse(planted_train))
 
 
 def test_correct_and_smooth_of_a_new_article_matches_the_grown_graph():

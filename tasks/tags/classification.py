@@ -4,9 +4,10 @@ train / validation / test protocol (the evaluate_tags stage's work).
 Feature sets: ``text`` (the text embeddings), ``propagation`` (the parameter-free
 [X, ÂX, Â²X] baseline, tasks/tags/propagation.py), ``label_reuse`` (text and the train
 tags spread one and two hops, each article's own masked; tasks/tags/label_methods.py),
-``graphsage`` (the learned embeddings alone) and ``concat`` (text and GraphSAGE side by side). Every feature set of one seed
-shares that seed's split, and seed i's split goes with seed i's GraphSAGE training.
-Choices are made on validation; test is scored once per feature set and seed.
+``graphsage`` (the learned embeddings alone) and ``concat`` (text and GraphSAGE side by
+side). Every feature set of one seed shares that seed's split, and seed i's split goes
+with seed i's GraphSAGE training. Choices are made on validation; test is scored once per
+feature set and seed.
 
 Metrics follow the original: subset accuracy, macro and weighted precision
 (scikit-learn's ``precision_score(average=..., zero_division=0)``), plus micro/macro

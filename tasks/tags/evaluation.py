@@ -25,7 +25,8 @@ from tasks.tags.label_methods import (Chosen, best_thresholds, correct_and_smoot
                                       ranking_scores, reused_labels, thresholded_scores)
 from tasks.tags.tables import load_articles
 
-SMOOTHED = ("text", "propagation", "label_reuse", "graphsage", "concat")  # Correct & Smooth over these classifiers' scores
+# Correct & Smooth over these classifiers' scores:
+SMOOTHED = ("text", "propagation", "label_reuse", "graphsage", "concat")
 COMPARED = ("lrap", "precision_at_1", "macro_f1_thresholded")  # what every method is compared on
 SERVED = "concat"  # the feature set of the served classifier (its first seed)
 FIT_PROCESSES = 2  # LabelPowerset fits at once: the reference machine's cores
@@ -46,6 +47,10 @@ class TagData:
     Y: np.ndarray             # (tagged articles, targets)
     untagged: np.ndarray      # rows of articles with no target tag
 
+    def concat(self, seed_index: int) -> np.ndarray:
+        """Text and seed ``seed_index``'s GraphSAGE side by side (the served feature set)."""
+        return np.hstack([self.text, self.sages[seed_index]])
+
     def feature_sets(self, seed_index: int, split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Seed ``seed_index``'s feature sets; ``label_reuse`` (text and the train tags of
         ``split`` spread over the graph, tasks/tags/label_methods.py) depends on the split."""
@@ -53,7 +58,7 @@ class TagData:
         train = split["train"]
         reused = reused_labels(self.adjacency, self.rows[train], self.Y[train])
         sets = {"text": self.text, "propagation": self.propagation, "label_reuse": np.hstack([self.text, reused]),
-                "graphsage": sage, "concat": np.hstack([self.text, sage])}
+                "graphsage": sage, "concat": self.concat(seed_index)}
         sets.update({f"graphsage_{name}": Z[seed_index] for name, Z in self.compared.items()})
         return sets
 
@@ -195,7 +200,8 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
     from joblib import Parallel, delayed
 
     jobs = [(seed, name, X, *part_rows(data, split))
-            for i, (seed, split) in enumerate(zip(seeds, splits)) for name, X in data.feature_sets(i, split).items()]
+            for i, (seed, split) in enumerate(zip(seeds, splits))
+            for name, X in data.feature_sets(i, split).items()]
     run = Parallel(n_jobs=min(FIT_PROCESSES, len(jobs)), return_as="generator")(
         delayed(fit_and_score)(X, Y, rows, max_iter) for _, _, X, rows, Y in jobs)
     fitted = {}
@@ -263,7 +269,7 @@ def evaluate(params: TagsParams) -> Evaluation:
                          "label_aware_seconds": label_aware_seconds}}
     results.update({name: summarise(runs) for name, runs in per_seed.items()})
     served = fitted[e.seeds[0], SERVED]
-    served_X = data.feature_sets(0, splits[0])[SERVED]
+    served_X = data.concat(0)
     per_tag_precision = precision_score(data.Y[splits[0]["test"]], served.test_predictions, average=None,
                                         zero_division=0)
     info = {"tags": [str(t) for t in data.targets], "features": ["text", "graphsage"],

@@ -169,7 +169,7 @@ def tags_minilm(root: Path) -> str:
     rel = "benchmarks/results/tags_minilm.json"
     run = load(root, rel)
     m, preset = run["tags"], run["sage"]["preset"]
-    pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text") if b in m]  # rows an older run lacks: none
+    pairs = [(best_learned(m), b) for b in (*LABEL_BASELINES, "text") if b in m]  # an older run may lack a row
     body = _tags_table(m, preset) + "\n\n" + _differences_table(m, preset, pairs)
     return block(body, Source((rel,), run["command"], run["machine"], run["date"]))
 

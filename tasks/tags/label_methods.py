@@ -127,7 +127,8 @@ def reused_labels(A: sp.csr_matrix, train_rows: np.ndarray, Y_train: np.ndarray)
     tags as train rows do. (n, 2 · tags), float32."""
     A = sp.csr_matrix(A, dtype=np.float64)
     Y0 = label_matrix(A.shape[0], train_rows, Y_train).astype(np.float64)
-    one, two = A @ Y0, A @ (A @ Y0)
+    one = A @ Y0
+    two = A @ one
     self_one = A.diagonal()[:, None]
     self_two = np.asarray(A.multiply(A.T).sum(axis=1))
     return np.hstack([one - self_one * Y0, two - self_two * Y0]).astype(np.float32)

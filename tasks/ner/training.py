@@ -231,17 +231,12 @@ def decayed_rate(learning_rate: float, decay: float, epoch: int) -> float:
 
 
 def rate_schedule(tp):
-    """A callback that sets the optimizer's rate at each epoch's start (None when constant)."""
+    """Keras's per-epoch scheduler set to :func:`decayed_rate` (None when the rate is constant)."""
     import keras
 
     if not tp.lr_decay:
         return None
-
-    class InverseTimeDecay(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.model.optimizer.learning_rate = decayed_rate(tp.learning_rate, tp.lr_decay, epoch)
-
-    return InverseTimeDecay()
+    return keras.callbacks.LearningRateScheduler(lambda epoch, _: decayed_rate(tp.learning_rate, tp.lr_decay, epoch))
 
 
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:

@@ -276,8 +276,11 @@ def drop_words(words: np.ndarray, droppable: np.ndarray, rate: float, rng: np.ra
 
 
 class BatchSequence(keras.utils.PyDataset):
-    """Batches for ``model.fit`` (see :func:`batch_indices`); reshuffled per epoch from
-    ``seed + epoch``. ``doc_neighbours`` > 0 adds the document edges (``doc_src``).
+    """One epoch's batches for ``model.fit`` (see :func:`batch_indices`), shuffled from
+    ``seed + epoch``; training builds one per epoch (tasks/ner/training.py:fit). A fit
+    over several epochs repeats the same batches: Keras fixes an epoch's step count when
+    fit starts, and reshuffled document batches vary in number, so reshuffling inside one
+    fit would drop batches. ``doc_neighbours`` > 0 adds the document edges (``doc_src``).
     ``word_dropout`` > 0 replaces the split's singletons by UNK with that chance, drawn
     per (seed, epoch, batch), so a batch is the same whichever worker builds it."""
 
@@ -291,11 +294,8 @@ class BatchSequence(keras.utils.PyDataset):
         if word_dropout and seed is None:
             raise ValueError("word_dropout needs a seed (it is for training batches)")
         self.singletons = singleton_words(split) if word_dropout else None
-        self._reshuffle()
-
-    def _reshuffle(self) -> None:
-        rng = None if self.seed is None else np.random.default_rng(self.seed + self.epoch)
-        self.batches = batch_indices(self.split, self.batch_size, rng, self.documents, self.ladder)
+        rng = None if seed is None else np.random.default_rng(seed + epoch)
+        self.batches = batch_indices(split, batch_size, rng, documents, ladder)
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -307,7 +307,3 @@ class BatchSequence(keras.utils.PyDataset):
             rng = np.random.default_rng((self.seed, self.epoch, i))
             x["words"] = drop_words(x["words"], self.singletons, self.word_dropout, rng)
         return (x, y, w) if self.with_labels else (x,)
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._reshuffle()

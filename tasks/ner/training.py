@@ -239,20 +239,31 @@ def rate_schedule(tp):
     return keras.callbacks.LearningRateScheduler(lambda epoch, _: decayed_rate(tp.learning_rate, tp.lr_decay, epoch))
 
 
+def finished(state: dict, tp) -> bool:
+    """Whether training is over: the last epoch done, or ``patience`` epochs without a dev gain."""
+    return state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
+
+
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:
     """Train from ``state['epoch']`` until the last epoch or early stopping; then restore
-    the best epoch's weights."""
+    the best epoch's weights.
+
+    One ``model.fit`` call per epoch, each on that epoch's own batches. Within one call
+    over many epochs (Keras 3.15, TensorFlow), every epoch after the first ran on about one
+    core instead of two (1.5x the wall time, the same CPU time: benchmarks/ner_fit_calls.py),
+    and Keras fixes the step count when the call starts, so an epoch whose reshuffled
+    document batches came out more numerous lost its last batches."""
     from tasks.common.epochs import EpochReporter
     from tasks.ner.batches import BatchSequence
 
-    done = state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
-    if not done:
-        train_seq = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
-                                  epoch=state["epoch"], word_dropout=tp.word_dropout, **batching(tp, config))
-        reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
-                                 mlflow=mlflow)
-        callbacks = [c for c in (rate_schedule(tp), reporter) if c is not None]
-        model.fit(train_seq, epochs=tp.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=2)
+    reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
+                             mlflow=mlflow)
+    callbacks = [c for c in (rate_schedule(tp), reporter) if c is not None]
+    while not finished(state, tp):
+        epoch = state["epoch"]
+        batches = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
+                                epoch=epoch, word_dropout=tp.word_dropout, **batching(tp, config))
+        model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, verbose=0)
     model.load_weights(ckpt.best_weights)
     print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
 

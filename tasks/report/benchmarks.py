@@ -57,6 +57,21 @@ def ner_stage_epoch(root: Path) -> str:
     return block(body, _source(rel, d))
 
 
+def ner_fit_calls(root: Path) -> str:
+    rel = f"{RESULTS}/ner_fit_calls.json"
+    d = load(root, rel)
+    labels = {"one_call": "one fit over every epoch (before)", "per_epoch": "one fit per epoch (train_ner now)"}
+    rows = [[labels[way], " / ".join(f"{e['wall_s']:.1f}" for e in r["epochs"]), seconds(r["later_epochs_wall_s"]),
+             seconds(r["later_epochs_cpu_s"]), f"{r['later_epochs_cores_busy']:.2f}",
+             " / ".join(f"{e['batches_trained']} of {e['batches']}" for e in r["epochs"])]
+            for way, r in d["runs"].items()]
+    body = table(["fit calls", "wall s per epoch", "later epochs: wall", "CPU", "cores busy", "batches trained"],
+                 rows)
+    body += (f"\n\nLater epochs, one fit over one fit per epoch: **{d['wall_ratio_one_call_over_per_epoch']:.2f}x** "
+             f"the wall time ({d['backend']}).")
+    return block(body, _source(rel, d))
+
+
 def ner_step_revisions(root: Path) -> str:
     rel = f"{RESULTS}/ner_step_revisions.json"
     comparisons = load(root, rel)["comparisons"]
@@ -218,6 +233,7 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
+          "bench-ner-fit-calls": ner_fit_calls,
           "bench-ner-step-revisions": ner_step_revisions,
           "bench-projection": projection, "bench-minilm": minilm,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,

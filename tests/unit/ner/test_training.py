@@ -4,6 +4,7 @@ and inference from the artifact alone."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tasks.common import paths
@@ -114,6 +115,41 @@ def test_decayed_rate_follows_the_epoch_across_a_resume(prepared, monkeypatch):
     monkeypatch.setattr(tn, "predict_tags", record_only)
     tn.train(prepared)
     assert rates and rates == pytest.approx([lr] * len(rates))  # lr_decay 0: constant
+
+
+def test_each_epoch_trains_on_every_batch_of_its_own_shuffle(prepared, monkeypatch):
+    """One batch sequence per epoch, shuffled from seed + epoch, every batch of it trained:
+    Keras fixes an epoch's step count when fit starts, so a sequence reshuffled inside one
+    fit could hold more batches than the steps run (tasks/ner/training.py:fit)."""
+    import keras
+
+    import tasks.ner.batches as nb
+    import tasks.ner.training as tn
+
+    sequences, trained = [], []
+
+    class Recorded(nb.BatchSequence):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sequences.append(self)
+
+    class CountSteps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            trained.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            trained[-1] += 1
+
+    monkeypatch.setattr(nb, "BatchSequence", Recorded)
+    monkeypatch.setattr(tn, "rate_schedule", lambda tp: CountSteps())
+    results = tn.train(prepared)
+    assert results["epochs_run"] == len(sequences) == len(trained) == prepared.train.epochs
+    assert [s.epoch for s in sequences] == list(range(len(sequences)))
+    assert trained == [len(s) for s in sequences]
+    seed = prepared.train.seed
+    assert [s.batches[0].tolist() for s in sequences] == [
+        nb.batch_indices(s.split, s.batch_size, np.random.default_rng(seed + e), s.documents)[0].tolist()
+        for e, s in enumerate(sequences)]
 
 
 def test_training_is_deterministic_by_seed(prepared):

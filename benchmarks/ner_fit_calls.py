@@ -1,0 +1,147 @@
+"""One ``model.fit`` over many epochs vs one call per epoch, for the train_ner stage.
+
+train_ner used to call ``model.fit(epochs=40)`` once, its batch sequence reshuffling
+itself between epochs; its logged epochs took about 48 s or about 78 s, most of them 78.
+It now calls ``fit`` once per epoch, on that epoch's own batches
+(tasks/ner/training.py:fit). This script trains the committed default model both ways,
+each in its own process from the same seed, and times every epoch's training pass (no
+dev scoring) by wall clock and by the process's CPU time (user + system, every thread),
+and counts the batches each epoch's sequence held and the batches it trained on:
+
+  one_call    the reference: one fit over ``--epochs`` epochs, batches reshuffled
+              between epochs by an on_epoch_end hook, as the stage did before
+  per_epoch   the stage now: one fit per epoch, each on a fresh BatchSequence
+
+The first epoch includes tracing (one graph per batch shape); the ratio compares the
+means over the later epochs.
+
+    python benchmarks/ner_fit_calls.py --epochs 4
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tasks.common.settings import quiet_environment  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
+
+quiet_environment()
+PREPARED = ROOT / "data" / "prepared" / "ner"
+OUT = ROOT / "benchmarks" / "results" / "ner_fit_calls.json"
+WAYS = ("one_call", "per_epoch")
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def timed_training(way: str, epochs: int) -> list[dict]:
+    """Train the default model ``epochs`` epochs ``way``; wall and CPU seconds per epoch."""
+    import keras
+    import numpy as np
+
+    from tasks.common.params import load_params
+    from tasks.ner.batches import BatchSequence, batch_indices
+    from tasks.ner.training import Checkpoint, batching, build_or_resume, load_prepared, model_config
+
+    class Reshuffling(BatchSequence):
+        """The stage's old sequence: one instance for the whole fit, reshuffled per epoch."""
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            rng = np.random.default_rng(self.seed + self.epoch)
+            self.batches = batch_indices(self.split, self.batch_size, rng, self.documents, self.ladder)
+
+    class Clock(keras.callbacks.Callback):
+        """Each epoch's wall and CPU time, the batches its sequence held, the batches trained."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start, self.held, self.trained = (time.perf_counter(), cpu_seconds()), len(seq), 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.trained += 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            wall, cpu = time.perf_counter() - self.start[0], cpu_seconds() - self.start[1]
+            rows.append({"epoch": epoch + 1, "wall_s": wall, "cpu_s": cpu, "batches": self.held,
+                         "batches_trained": self.trained})
+            print(f"{way} epoch {epoch + 1}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+
+    params = load_params().ner
+    tp, config = params.train, model_config(params)
+    keras.utils.set_random_seed(tp.seed)
+    data = load_prepared(PREPARED, config.tag_scheme)
+    rows: list[dict] = []
+    seq = None
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = build_or_resume(config, data, tp.learning_rate, Checkpoint(Path(tmp)), tp.clip_norm)
+
+    def sequence(cls, epoch: int):
+        return cls(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed, epoch=epoch,
+                   **batching(tp, config))
+
+    if way == "one_call":
+        seq = sequence(Reshuffling, 0)
+        model.fit(seq, epochs=epochs, callbacks=[Clock()], verbose=0)
+    else:
+        for epoch in range(epochs):
+            seq = sequence(BatchSequence, epoch)
+            model.fit(seq, epochs=epoch + 1, initial_epoch=epoch, callbacks=[Clock()], verbose=0)
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    later = rows[1:]
+    return {"later_epochs_wall_s": statistics.mean(r["wall_s"] for r in later),
+            "later_epochs_cpu_s": statistics.mean(r["cpu_s"] for r in later),
+            "later_epochs_cores_busy": statistics.mean(r["cpu_s"] / r["wall_s"] for r in later),
+            "batches_not_trained": sum(r["batches"] - r["batches_trained"] for r in rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=4, help="epochs per way (at least 2; the first is not compared)")
+    ap.add_argument("--way", choices=WAYS, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.epochs < 2:
+        sys.exit("error: --epochs must be at least 2 (the first epoch includes tracing)")
+    if args.way:
+        print(json.dumps(timed_training(args.way, args.epochs)))
+        return
+    if not (PREPARED / "train.npz").is_file():
+        sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
+    runs = {}
+    for way in WAYS:
+        print(f"{way}: {args.epochs} epochs ...", flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--way", way, "--epochs", str(args.epochs)],
+                              stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"error: {way} failed (exit {proc.returncode}); its log is above")
+        rows = json.loads(proc.stdout.strip().splitlines()[-1])
+        runs[way] = {"epochs": rows, **summary(rows)}
+    ratio = runs["one_call"]["later_epochs_wall_s"] / runs["per_epoch"]["later_epochs_wall_s"]
+    print("\n| way | first epoch s | later epochs: wall s | CPU s | cores busy | batches not trained |")
+    print("|---|---|---|---|---|---|")
+    for way, r in runs.items():
+        print(f"| {way} | {r['epochs'][0]['wall_s']:.1f} | {r['later_epochs_wall_s']:.1f} | "
+              f"{r['later_epochs_cpu_s']:.1f} | {r['later_epochs_cores_busy']:.2f} | {r['batches_not_trained']} |")
+    print(f"one fit call per epoch: later epochs {ratio:.2f}x faster by wall clock")
+    machine = this_machine()
+    command = " ".join(["python", "benchmarks/ner_fit_calls.py"] + sys.argv[1:])
+    OUT.write_text(json.dumps({"machine": machine, "command": command, "backend": os.environ.get(
+        "KERAS_BACKEND", "tensorflow"), "wall_ratio_one_call_over_per_epoch": ratio, "runs": runs}, indent=2) + "\n")
+    print(f"written {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

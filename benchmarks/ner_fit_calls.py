@@ -13,7 +13,8 @@ and counts the batches each epoch's sequence held and the batches it trained on:
   per_epoch   the stage now: one fit per epoch, each on a fresh BatchSequence
 
 The first epoch includes tracing (one graph per batch shape); the ratio compares the
-means over the later epochs.
+means of the later epochs' spans. Each call adds a repeat to the results file (earlier
+repeats on the same machine are kept): on this VM one run is not enough.
 
     python benchmarks/ner_fit_calls.py --epochs 4
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tasks.common.settings import quiet_environment  # noqa: E402
+from tasks.common.settings import quiet_environment, settings  # noqa: E402
 from tasks.report.markdown import this_machine  # noqa: E402
 
 quiet_environment()
@@ -45,8 +46,19 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
-def timed_training(way: str, epochs: int) -> list[dict]:
-    """Train the default model ``epochs`` epochs ``way``; wall and CPU seconds per epoch."""
+def major_faults() -> int:
+    """This process's major page faults so far (/proc/self/stat; 0 where there is none)."""
+    try:
+        return int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[9])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def timed_training(way: str, epochs: int) -> dict:
+    """Train the default model ``epochs`` epochs ``way``. Per epoch: its training pass
+    (``on_epoch_begin`` to ``on_epoch_end``) and its span, from the previous epoch's end
+    (for the first, from before the first fit) to its own, which also holds what happens
+    between epochs (a fit call's set-up and tear-down); wall and CPU seconds of each."""
     import keras
     import numpy as np
 
@@ -62,20 +74,29 @@ def timed_training(way: str, epochs: int) -> list[dict]:
             rng = np.random.default_rng(self.seed + self.epoch)
             self.batches = batch_indices(self.split, self.batch_size, rng, self.documents, self.ladder)
 
+    def mark() -> tuple[float, float, int]:
+        return time.perf_counter(), cpu_seconds(), major_faults()
+
     class Clock(keras.callbacks.Callback):
-        """Each epoch's wall and CPU time, the batches its sequence held, the batches trained."""
+        """Each epoch's pass and span, the batches its sequence held, the batches trained."""
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.start, self.held, self.trained = (time.perf_counter(), cpu_seconds()), len(seq), 0
+            self.start, self.held, self.trained = mark(), len(seq), 0
 
         def on_train_batch_end(self, batch, logs=None):
             self.trained += 1
 
         def on_epoch_end(self, epoch, logs=None):
-            wall, cpu = time.perf_counter() - self.start[0], cpu_seconds() - self.start[1]
-            rows.append({"epoch": epoch + 1, "wall_s": wall, "cpu_s": cpu, "batches": self.held,
+            end = mark()
+            rows.append({"epoch": epoch + 1, "pass_wall_s": end[0] - self.start[0],
+                         "pass_cpu_s": end[1] - self.start[1],
+                         "span_wall_s": end[0] - ends[-1][0], "span_cpu_s": end[1] - ends[-1][1],
+                         "span_major_faults": end[2] - ends[-1][2], "batches": self.held,
                          "batches_trained": self.trained})
-            print(f"{way} epoch {epoch + 1}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+            ends.append(end)
+            r = rows[-1]
+            print(f"{way} epoch {epoch + 1}: pass {r['pass_wall_s']:.1f} s, span {r['span_wall_s']:.1f} s wall, "
+                  f"{r['span_cpu_s']:.1f} s CPU", file=sys.stderr, flush=True)
 
     params = load_params().ner
     tp, config = params.train, model_config(params)
@@ -90,6 +111,7 @@ def timed_training(way: str, epochs: int) -> list[dict]:
         return cls(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed, epoch=epoch,
                    **batching(tp, config))
 
+    ends = [mark()]
     if way == "one_call":
         seq = sequence(Reshuffling, 0)
         model.fit(seq, epochs=epochs, callbacks=[Clock()], verbose=0)
@@ -97,15 +119,16 @@ def timed_training(way: str, epochs: int) -> list[dict]:
         for epoch in range(epochs):
             seq = sequence(BatchSequence, epoch)
             model.fit(seq, epochs=epoch + 1, initial_epoch=epoch, callbacks=[Clock()], verbose=0)
-    return rows
+    return {"epochs": rows, "total_wall_s": time.perf_counter() - ends[0][0]}
 
 
-def summary(rows: list[dict]) -> dict:
-    later = rows[1:]
-    return {"later_epochs_wall_s": statistics.mean(r["wall_s"] for r in later),
-            "later_epochs_cpu_s": statistics.mean(r["cpu_s"] for r in later),
-            "later_epochs_cores_busy": statistics.mean(r["cpu_s"] / r["wall_s"] for r in later),
-            "batches_not_trained": sum(r["batches"] - r["batches_trained"] for r in rows)}
+def summary(run: dict) -> dict:
+    later = run["epochs"][1:]
+    mean = lambda key: statistics.mean(r[key] for r in later)  # noqa: E731
+    return {"later_pass_wall_s": mean("pass_wall_s"), "later_span_wall_s": mean("span_wall_s"),
+            "later_span_cpu_s": mean("span_cpu_s"),
+            "later_span_cores_busy": statistics.mean(r["span_cpu_s"] / r["span_wall_s"] for r in later),
+            "batches_not_trained": sum(r["batches"] - r["batches_trained"] for r in run["epochs"])}
 
 
 def main() -> None:
@@ -127,20 +150,25 @@ def main() -> None:
                               stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             sys.exit(f"error: {way} failed (exit {proc.returncode}); its log is above")
-        rows = json.loads(proc.stdout.strip().splitlines()[-1])
-        runs[way] = {"epochs": rows, **summary(rows)}
-    ratio = runs["one_call"]["later_epochs_wall_s"] / runs["per_epoch"]["later_epochs_wall_s"]
-    print("\n| way | first epoch s | later epochs: wall s | CPU s | cores busy | batches not trained |")
-    print("|---|---|---|---|---|---|")
+        run = json.loads(proc.stdout.strip().splitlines()[-1])
+        runs[way] = {**run, **summary(run)}
+    ratio = runs["one_call"]["later_span_wall_s"] / runs["per_epoch"]["later_span_wall_s"]
+    print("\n| way | total s | later epochs: pass s | span s | span CPU s | cores busy | batches not trained |")
+    print("|---|---|---|---|---|---|---|")
     for way, r in runs.items():
-        print(f"| {way} | {r['epochs'][0]['wall_s']:.1f} | {r['later_epochs_wall_s']:.1f} | "
-              f"{r['later_epochs_cpu_s']:.1f} | {r['later_epochs_cores_busy']:.2f} | {r['batches_not_trained']} |")
-    print(f"one fit call per epoch: later epochs {ratio:.2f}x faster by wall clock")
-    machine = this_machine()
+        print(f"| {way} | {r['total_wall_s']:.0f} | {r['later_pass_wall_s']:.1f} | {r['later_span_wall_s']:.1f} | "
+              f"{r['later_span_cpu_s']:.1f} | {r['later_span_cores_busy']:.2f} | {r['batches_not_trained']} |")
+    print(f"later epochs' spans, one fit over one fit per epoch: {ratio:.2f}x")
     command = " ".join(["python", "benchmarks/ner_fit_calls.py"] + sys.argv[1:])
-    OUT.write_text(json.dumps({"machine": machine, "command": command, "backend": os.environ.get(
-        "KERAS_BACKEND", "tensorflow"), "wall_ratio_one_call_over_per_epoch": ratio, "runs": runs}, indent=2) + "\n")
-    print(f"written {OUT.relative_to(ROOT)}")
+    repeat = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": command,
+              "backend": settings().keras_backend,
+              "span_ratio_one_call_over_per_epoch": ratio, "runs": runs}
+    machine = this_machine()
+    previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    repeats = previous.get("repeats", []) if previous.get("machine") == machine else []
+    OUT.write_text(json.dumps({"machine": machine, "command": command, "repeats": repeats + [repeat]}, indent=2)
+                   + "\n")
+    print(f"written {OUT.relative_to(ROOT)} (repeat {len(repeats) + 1}; earlier runs on this machine are kept)")
 
 
 if __name__ == "__main__":

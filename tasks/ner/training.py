@@ -248,11 +248,10 @@ def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config)
     """Train from ``state['epoch']`` until the last epoch or early stopping; then restore
     the best epoch's weights.
 
-    One ``model.fit`` call per epoch, each on that epoch's own batches. Within one call
-    over many epochs (Keras 3.15, TensorFlow), every epoch after the first ran on about one
-    core instead of two (1.5x the wall time, the same CPU time: benchmarks/ner_fit_calls.py),
-    and Keras fixes the step count when the call starts, so an epoch whose reshuffled
-    document batches came out more numerous lost its last batches."""
+    One ``model.fit`` call per epoch, each on that epoch's own batches: Keras fixes the
+    step count when a call starts, so a sequence reshuffled inside one call over many
+    epochs could hold more document batches than the steps run, and lost the rest
+    (benchmarks/ner_fit_calls.py; the speed is the same either way, within noise)."""
     from tasks.common.epochs import EpochReporter
     from tasks.ner.batches import BatchSequence
 

@@ -61,14 +61,15 @@ def ner_fit_calls(root: Path) -> str:
     rel = f"{RESULTS}/ner_fit_calls.json"
     d = load(root, rel)
     labels = {"one_call": "one fit over every epoch (before)", "per_epoch": "one fit per epoch (train_ner now)"}
-    rows = [[labels[way], " / ".join(f"{e['wall_s']:.1f}" for e in r["epochs"]), seconds(r["later_epochs_wall_s"]),
-             seconds(r["later_epochs_cpu_s"]), f"{r['later_epochs_cores_busy']:.2f}",
-             " / ".join(f"{e['batches_trained']} of {e['batches']}" for e in r["epochs"])]
-            for way, r in d["runs"].items()]
-    body = table(["fit calls", "wall s per epoch", "later epochs: wall", "CPU", "cores busy", "batches trained"],
-                 rows)
-    body += (f"\n\nLater epochs, one fit over one fit per epoch: **{d['wall_ratio_one_call_over_per_epoch']:.2f}x** "
-             f"the wall time ({d['backend']}).")
+    rows = [[rep["date"], labels[way], " / ".join(f"{e['span_wall_s']:.0f}" for e in r["epochs"]),
+             seconds(r["later_pass_wall_s"]), seconds(r["later_span_wall_s"]), seconds(r["later_span_cpu_s"]),
+             f"{r['later_span_cores_busy']:.2f}", f"{r['batches_not_trained']} of "
+             f"{sum(e['batches'] for e in r['epochs']):,}"]
+            for rep in d["repeats"] for way, r in rep["runs"].items()]
+    body = table(["run", "fit calls", "span of each epoch, s", "later epochs: training pass", "span", "span CPU",
+                  "cores busy", "batches not trained"], rows)
+    ratios = ", ".join(f"{rep['span_ratio_one_call_over_per_epoch']:.2f}x" for rep in d["repeats"])
+    body += f"\n\nLater epochs' mean span, one fit over one fit per epoch, per run: **{ratios}**."
     return block(body, _source(rel, d))
 
 

@@ -27,8 +27,10 @@ model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, nu
                         labels=LABELS)
 model.compile(optimizer=keras.optimizers.Adam(0.005))
 split = legal_labels(tiny_split(np.random.default_rng(3), count=24))
-losses = model.fit(BatchSequence(split, 8, 24, seed=0, documents=True, doc_neighbours=config.document_inputs),
-                   epochs=10, verbose=0).history["loss"]
+losses = []
+for epoch in range(10):  # one fit per epoch, each on its own shuffle, as train_ner trains
+    batches = BatchSequence(split, 8, 24, seed=0, epoch=epoch, documents=True, doc_neighbours=config.document_inputs)
+    losses += model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0).history["loss"]
 x, _, _ = make_batch(split, np.arange(len(split)), 24, doc_neighbours=config.document_inputs)
 model.save(sys.argv[1])
 np.save(sys.argv[2], np.asarray(model.predict_on_batch(x)).argmax(-1))

@@ -4,9 +4,11 @@ train_ner used to call ``model.fit(epochs=40)`` once, its batch sequence reshuff
 itself between epochs; its logged epochs took about 48 s or about 78 s, most of them 78.
 It now calls ``fit`` once per epoch, on that epoch's own batches
 (tasks/ner/training.py:fit). This script trains the committed default model both ways,
-each in its own process from the same seed, and times every epoch's training pass (no
-dev scoring) by wall clock and by the process's CPU time (user + system, every thread),
-and counts the batches each epoch's sequence held and the batches it trained on:
+each in its own process from the same seed (no dev scoring). Per epoch it times the
+training pass (``on_epoch_begin`` to ``on_epoch_end``) and the span from the previous
+epoch's end to its own, which also holds what falls between epochs (a fit call's set-up
+and tear-down), by wall clock and by the process's CPU time (user + system, every
+thread); and it counts the batches each epoch's sequence held and the batches trained:
 
   one_call    the reference: one fit over ``--epochs`` epochs, batches reshuffled
               between epochs by an on_epoch_end hook, as the stage did before
@@ -16,7 +18,7 @@ The first epoch includes tracing (one graph per batch shape); the ratio compares
 means of the later epochs' spans. Each call adds a repeat to the results file (earlier
 repeats on the same machine are kept): on this VM one run is not enough.
 
-    python benchmarks/ner_fit_calls.py --epochs 4
+    python benchmarks/ner_fit_calls.py --epochs 5
 """
 from __future__ import annotations
 

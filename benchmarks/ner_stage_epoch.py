@@ -70,12 +70,12 @@ def timed_epochs(name: str, epochs: int = 2) -> dict:
     model.get_layer("word_embedding").set_weights([data.embeddings])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     batching = {"documents": spec["batches"] == "documents", "doc_neighbours": config.document_inputs}
-    train = BatchSequence(data.splits["train"], 32, 24, seed=0, **batching)
     dev_gold = gold_tags(data.splits["dev"], data.labels)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for epoch in range(epochs):
             t0 = time.perf_counter()
+            train = BatchSequence(data.splits["train"], 32, 24, seed=0, epoch=epoch, **batching)  # as train_ner
             model.fit(train, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
             t1 = time.perf_counter()
             pred = predict_tags(model, data.splits["dev"], data.labels, 32, 24, **batching)

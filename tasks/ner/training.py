@@ -216,7 +216,7 @@ def epoch_scorer(model, data: NerData, tp, state: dict, ckpt: Checkpoint, config
         human = (f"epoch {epoch}/{tp.epochs}: loss {row['train_loss']:.4f}  dev P {dev['precision']:.4f} "
                  f"R {dev['recall']:.4f} F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  ({seconds:.0f}s"
                  + (f", rate {float(model.optimizer.learning_rate):.2e})" if tp.lr_decay else ")"))
-        stop = state["epoch"] - state["best_epoch"] >= tp.patience
+        stop = out_of_patience(state, tp)
         return EpochResult(human, {"train_loss": row["train_loss"], "dev_f1": dev["f1"]},
                            logged={k: v for k, v in row.items() if k != "epoch"},
                            stop=f"early stop: no dev F1 gain for {tp.patience} epochs" if stop else None)
@@ -239,9 +239,14 @@ def rate_schedule(tp):
     return keras.callbacks.LearningRateScheduler(lambda epoch, _: decayed_rate(tp.learning_rate, tp.lr_decay, epoch))
 
 
+def out_of_patience(state: dict, tp) -> bool:
+    """Whether ``patience`` epochs have passed without a dev gain (early stopping)."""
+    return state["epoch"] - state["best_epoch"] >= tp.patience
+
+
 def finished(state: dict, tp) -> bool:
-    """Whether training is over: the last epoch done, or ``patience`` epochs without a dev gain."""
-    return state["epoch"] >= tp.epochs or state["epoch"] - state["best_epoch"] >= tp.patience
+    """Whether training is over: the last epoch done, or out of patience."""
+    return state["epoch"] >= tp.epochs or out_of_patience(state, tp)
 
 
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from tasks.common.files import DataError
 from tasks.common.stats import mean_std
+from tasks.tags.scoring import ranking_scores
 
 
 def target_tags(tags: pd.Series, min_count: int) -> list[str]:
@@ -55,8 +56,7 @@ def three_way_split(Y: np.ndarray, test_size: float, validation_size: float,
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None = None) -> dict[str, float]:
-    from sklearn.metrics import (accuracy_score, f1_score, label_ranking_average_precision_score, precision_score,
-                                 recall_score)
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
     kw = {"zero_division": 0}
     out = {
@@ -71,9 +71,7 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None = No
         "mean_true_tags": float(y_true.sum(axis=1).mean()),
     }
     if proba is not None:
-        out["lrap"] = float(label_ranking_average_precision_score(y_true, proba))
-        top = proba.argmax(axis=1)
-        out["precision_at_1"] = float(y_true[np.arange(len(top)), top].mean())
+        out.update(ranking_scores(y_true, proba))
     return out
 
 

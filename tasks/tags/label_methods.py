@@ -1,4 +1,4 @@
-"""Label-aware methods over the Jaccard graph, and the one decision rule every method shares.
+"""Label-aware methods over the Jaccard graph.
 
 Co-reading graphs are homophilous in tags, so the strongest simple methods spread the
 *training labels* over the graph (Zhou et al. 2004; Huang et al. 2020):
@@ -12,10 +12,8 @@ Co-reading graphs are homophilous in tags, so the strongest simple methods sprea
 Â = D⁻¹A, the row-normalised similarity graph; a fixed number of steps (a truncated
 series, what the C&S reference code does). Only train rows' tags enter Y₀, E₀ and G₀:
 validation chooses α, test is scored once. A new article is scored from its neighbours
-by one more step of the same recurrence (:func:`spread_to_new`).
-
-Decision rule: every method yields per-tag scores; one threshold per tag, the one that
-maximises that tag's F1 on validation, turns scores into tag sets (macro F1 "thresholded").
+by one more step of the same recurrence (:func:`spread_to_new`). Every method here gives
+per-tag scores; tasks/tags/scoring.py turns them into tag sets and scores them.
 """
 from __future__ import annotations
 
@@ -177,43 +175,3 @@ def spread_to_new(scores: np.ndarray, start: np.ndarray, neighbours: np.ndarray,
     neighbours' final scores (one step of the recurrence; existing articles unchanged)."""
     own = np.asarray(start, np.float32)
     return ((1.0 - alpha) * own + alpha * neighbour_mean(scores, neighbours, weights)).astype(np.float32)
-
-
-# ------------------------------------------------------------------ the decision rule
-
-def best_thresholds(Y: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Per tag, the score threshold t (predict the tag when score ≥ t) that maximises the
-    tag's F1 on (Y, scores); +inf (never predict) for a tag with no positive."""
-    n, tags = Y.shape
-    out = np.full(tags, np.inf)
-    for j in range(tags):
-        positives = Y[:, j].sum()
-        if positives == 0:
-            continue
-        order = np.argsort(-scores[:, j], kind="stable")
-        s, y = scores[order, j], Y[order, j]
-        tp = np.cumsum(y)
-        k = np.arange(1, n + 1)
-        last_of_value = np.r_[s[1:] != s[:-1], True]  # a cut must not split equal scores
-        f1 = np.where(last_of_value, 2 * tp / (k + positives), -1.0)
-        out[j] = s[int(np.argmax(f1))]
-    return out
-
-
-def thresholded_scores(Y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import f1_score, precision_score
-
-    predicted = (scores >= thresholds[None, :]).astype(int)
-    kw = {"zero_division": 0}
-    return {"macro_f1_thresholded": float(f1_score(Y, predicted, average="macro", **kw)),
-            "micro_f1_thresholded": float(f1_score(Y, predicted, average="micro", **kw)),
-            "macro_precision_thresholded": float(precision_score(Y, predicted, average="macro", **kw)),
-            "mean_predicted_tags_thresholded": float(predicted.sum(axis=1).mean())}
-
-
-def ranking_scores(Y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import label_ranking_average_precision_score
-
-    top = scores.argmax(axis=1)
-    return {"lrap": float(label_ranking_average_precision_score(Y, scores)),
-            "precision_at_1": float(Y[np.arange(len(top)), top].mean())}

@@ -113,11 +113,11 @@ def compiled_trainer(encoder: keras.Model, p, tags: int) -> keras.Model:
 def validation_lrap(trainer: keras.Model, encoder: keras.Model, g: Graph, features: np.ndarray, p,
                     labels: SplitLabels, seed: int) -> float:
     """LRAP of the tag head on the validation rows (fixed trees: comparable across epochs)."""
-    from sklearn.metrics import label_ranking_average_precision_score
+    from tasks.tags.scoring import lrap
 
     head = trainer.get_layer("tag_head")
     z = embed_all(encoder, g, features, list(p.sample_sizes), seed, nodes=labels.validation_rows)
-    return float(label_ranking_average_precision_score(labels.validation_Y, np.asarray(head(z))))
+    return lrap(labels.validation_Y, np.asarray(head(z)))
 
 
 def fit_and_embed(p, seed: int, mlflow=None, metric: str = "loss",

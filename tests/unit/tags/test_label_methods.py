@@ -1,11 +1,10 @@
-"""Label propagation, Correct & Smooth and the thresholded decision rule against dense
-matrix algebra and brute force; and no validation or test tag reaches a spread matrix."""
+"""Label propagation and Correct & Smooth against dense matrix algebra and brute force;
+and no validation or test tag reaches a spread matrix."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.metrics import f1_score
 
 from tasks.tags import label_methods as lm
 from tasks.tags.propagation import row_normalised
@@ -134,27 +133,6 @@ def test_a_new_article_gets_one_more_step_of_the_recurrence():
     np.testing.assert_allclose(new, full[20], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(lm.spread_to_new(old, start[20], np.array([], int), np.array([]), 0.7),
                                0.3 * start[20], rtol=1e-6)
-
-
-def test_best_thresholds_match_brute_force():
-    rng = np.random.default_rng(6)
-    Y = (rng.random((60, 5)) < 0.3).astype(int)
-    Y[:, 4] = 0  # a tag with no positive: never predicted
-    scores = np.round(rng.random((60, 5)) + 0.3 * Y, 2)  # ties on purpose
-    thresholds = lm.best_thresholds(Y, scores)
-    assert np.isinf(thresholds[4])
-    for j in range(4):
-        best = max(f1_score(Y[:, j], scores[:, j] >= t, zero_division=0) for t in np.unique(scores[:, j]))
-        assert f1_score(Y[:, j], scores[:, j] >= thresholds[j], zero_division=0) == pytest.approx(best)
-
-
-def test_thresholded_scores_apply_the_thresholds():
-    Y = np.array([[1, 0], [0, 1], [1, 1]])
-    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-    out = lm.thresholded_scores(Y, scores, np.array([0.5, 0.5]))
-    predicted = np.array([[1, 0], [0, 1], [1, 0]])
-    assert out["macro_f1_thresholded"] == pytest.approx(f1_score(Y, predicted, average="macro"))
-    assert out["mean_predicted_tags_thresholded"] == pytest.approx(1.0)
 
 
 def test_no_validation_or_test_tag_reaches_a_spread_matrix():

@@ -250,6 +250,7 @@ def evaluate(params: TagsParams) -> Evaluation:
     from sklearn.metrics import precision_score
 
     e = params.evaluate
+    started = time.perf_counter()
     data = load_tag_data(params)
     timed = [split_for(data, params, seed) for seed in e.seeds]
     splits = [split for split, _ in timed]
@@ -281,6 +282,7 @@ def evaluate(params: TagsParams) -> Evaluation:
             "text_dim": int(data.text.shape[1]), "sage_dim": int(data.sages.shape[2]), "min_count": e.min_count,
             "seed": e.seeds[0]}
     samples = untagged_sample(data, served.classifier, served_X, params, smoothing)
+    results["setup"]["evaluate_seconds"] = time.perf_counter() - started  # loading to the sample, all of it
     return Evaluation(results, pd.DataFrame({"tag": data.targets, "concat": per_tag_precision}), samples,
                       served.classifier, info, smoothing)
 

@@ -199,8 +199,8 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
     reference machine), the log line of each as it finishes: {(seed, name): Fitted}, in
     seed and feature-set order. The widest feature sets start first, so that the last fits
     to start are short ones and neither core idles long at the end: on citeulike-t the
-    widest (concat, 306 features) took 50-55 s a fit and the narrowest (text, 50) 24-27 s.
-    Width is only a proxy: fits stop early where the solver converges."""
+    widest (concat, 306 features) takes about twice as long a fit as the narrowest (text,
+    50). Width is only a proxy: fits stop early where the solver converges."""
     from joblib import Parallel, delayed
 
     jobs = [(seed, name, X, *part_rows(data, split))

@@ -57,3 +57,5 @@ def test_lrap_by_hand_and_its_errors():
         scoring.lrap(Y, scores[:, :2])
     with pytest.raises(ValueError, match="finite"):
         scoring.lrap(Y, np.where(scores > 0.8, np.nan, scores))
+    with pytest.raises(ValueError, match="no rows"):
+        scoring.lrap(Y[:0], scores[:0])

@@ -66,7 +66,7 @@ def timed_training(way: str, epochs: int) -> dict:
 
     from tasks.common.params import load_params
     from tasks.ner.batches import BatchSequence, batch_indices
-    from tasks.ner.training import Checkpoint, batching, build_or_resume, load_prepared, model_config
+    from tasks.ner.training import Checkpoint, batching, build_or_resume, epoch_batches, load_prepared, model_config
 
     class Reshuffling(BatchSequence):
         """The stage's old sequence: one instance for the whole fit, reshuffled per epoch."""
@@ -109,17 +109,14 @@ def timed_training(way: str, epochs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         model, _ = build_or_resume(config, data, tp.learning_rate, Checkpoint(Path(tmp)), tp.clip_norm)
 
-    def sequence(cls, epoch: int):
-        return cls(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed, epoch=epoch,
-                   **batching(tp, config))
-
     ends = [mark()]
     if way == "one_call":
-        seq = sequence(Reshuffling, 0)
+        seq = Reshuffling(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
+                          word_dropout=tp.word_dropout, **batching(tp, config))
         model.fit(seq, epochs=epochs, callbacks=[Clock()], verbose=0)
     else:
         for epoch in range(epochs):
-            seq = sequence(BatchSequence, epoch)
+            seq = epoch_batches(data, tp, config, epoch)  # the stage's own
             model.fit(seq, epochs=epoch + 1, initial_epoch=epoch, callbacks=[Clock()], verbose=0)
     return {"epochs": rows, "total_wall_s": time.perf_counter() - ends[0][0]}
 

@@ -249,6 +249,14 @@ def finished(state: dict, tp) -> bool:
     return state["epoch"] >= tp.epochs or out_of_patience(state, tp)
 
 
+def epoch_batches(data: NerData, tp, config, epoch: int):
+    """Epoch ``epoch``'s training batches: the train split shuffled from seed + epoch."""
+    from tasks.ner.batches import BatchSequence
+
+    return BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed, epoch=epoch,
+                         word_dropout=tp.word_dropout, **batching(tp, config))
+
+
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:
     """Train from ``state['epoch']`` until the last epoch or early stopping; then restore
     the best epoch's weights.
@@ -258,16 +266,14 @@ def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config)
     epochs could hold more document batches than the steps run, and lost the rest
     (benchmarks/ner_fit_calls.py; the speed is the same either way, within noise)."""
     from tasks.common.epochs import EpochReporter
-    from tasks.ner.batches import BatchSequence
 
     reporter = EpochReporter("train_ner", tp.epochs, epoch_scorer(model, data, tp, state, ckpt, config),
                              mlflow=mlflow)
     callbacks = [c for c in (rate_schedule(tp), reporter) if c is not None]
     while not finished(state, tp):
         epoch = state["epoch"]
-        batches = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed,
-                                epoch=epoch, word_dropout=tp.word_dropout, **batching(tp, config))
-        model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, verbose=0)
+        model.fit(epoch_batches(data, tp, config, epoch), epochs=epoch + 1, initial_epoch=epoch,
+                  callbacks=callbacks, verbose=0)
     model.load_weights(ckpt.best_weights)
     print(f"restored best epoch {state['best_epoch']} (dev F1 {state['best_f1']:.4f})", flush=True)
 

@@ -1,15 +1,19 @@
 """Tag a new text with a trained tagger.
 
 The artifact directory (``artifacts/ner``) describes itself: ``model.keras``,
-``vocab.json`` and ``model_info.json`` (spaCy model, word length, labels, preset), so
-nothing here reads ``dvc.lock`` or ``params.yaml``. spaCy tokenises and parses the text
-exactly as preparation parsed the training data.
+``vocab.json`` and ``model_info.json`` (spaCy model, word length, labels, preset, the
+pretrained vectors' source), so nothing here reads ``dvc.lock`` or ``params.yaml``. spaCy
+tokenises and parses the text exactly as preparation parsed the training data, and a word
+outside the vocabulary gets its pretrained vector as preparation gave the dev and test words
+their vectors (add_pretrained_words).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tasks.common import paths
 from tasks.common.files import DataError, read_json
@@ -25,9 +29,16 @@ class NerTagger:
     nlp: Any     # spaCy pipeline
     vocab: dict
     info: dict   # model_info.json
+    index: dict = field(init=False, repr=False)  # vocab's lookups, built once
+
+    def __post_init__(self):
+        from tasks.ner.parsing import vocab_index
+
+        self.index = vocab_index(self.vocab)
 
 
-def load_tagger(artifacts: Path = paths.NER_ARTIFACTS) -> NerTagger:
+def load_tagger(artifacts: Path = paths.NER_ARTIFACTS, pretrained_words: bool = True) -> NerTagger:
+    """The tagger saved under ``artifacts``; ``pretrained_words``: with add_pretrained_words."""
     import keras
 
     import models.graph_conv  # noqa: F401  (registers the custom layers)
@@ -39,8 +50,64 @@ def load_tagger(artifacts: Path = paths.NER_ARTIFACTS) -> NerTagger:
     if missing:
         raise DataError(artifacts / missing[0], None, f"no trained NER model yet: {TRAIN_HINT}")
     info = read_json(artifacts / paths.NER_MODEL_INFO.name)
-    return NerTagger(keras.models.load_model(artifacts / paths.NER_MODEL.name), load_parser(info["spacy_model"]),
-                     read_json(artifacts / "vocab.json"), info)
+    tagger = NerTagger(keras.models.load_model(artifacts / paths.NER_MODEL.name), load_parser(info["spacy_model"]),
+                       read_json(artifacts / "vocab.json"), info)
+    return add_pretrained_words(tagger) if pretrained_words else tagger
+
+
+def add_pretrained_words(t: NerTagger) -> NerTagger:
+    """The tagger with every pretrained word it lacks (``info["embeddings"]``, the vectors
+    preparation used) appended to its vocabulary, each with its pretrained vector.
+
+    Why: the vocabulary holds the training words and the dev/test words that have a
+    vector; those dev/test words keep their pretrained vectors, never trained, and the
+    scores are measured with them. A new text's unseen word ("Siemens") would otherwise
+    map to ``<unk>``, whose row training never updates (it stays zeros), so new text would
+    be tagged with less than the scored splits got. Known words keep their ids and rows,
+    so what the model predicts for them does not change. A model saved without the field
+    is returned as it is; vectors that cannot be read leave a warning and the same."""
+    import sys
+
+    from tasks.common.vectors import load_vectors
+
+    source = t.info.get("embeddings")
+    if not source:
+        return t
+    try:
+        vectors = load_vectors(source)
+    except (DataError, OSError) as e:
+        print(f"warning: pretrained vectors unavailable ({e}); unseen words map to <unk>", file=sys.stderr)
+        return t
+    known = set(t.vocab["words"])
+    extra = sorted(w for w in vectors if w == w.lower() and w not in known)  # tokens are looked up lower-cased
+    if not extra:
+        return t
+    model = _with_more_words(t, np.stack([vectors[w] for w in extra]))
+    return NerTagger(model, t.nlp, {**t.vocab, "words": [*t.vocab["words"], *extra]}, t.info)
+
+
+def _with_more_words(t: NerTagger, rows: np.ndarray):
+    """The same model rebuilt with ``rows`` appended to its word embedding; every other
+    weight copied unchanged (the builder makes the same weights in the same order)."""
+    from models.ner import NerModelConfig, build_ner_model
+
+    config = NerModelConfig(**{**t.info["config"], "gcn_units": tuple(t.info["config"]["gcn_units"])})
+    table = t.model.get_layer("word_embedding").embeddings
+    grown = build_ner_model(config, vocab_size=table.shape[0] + len(rows), embedding_dim=table.shape[1],
+                            num_chars=len(t.vocab["chars"]), num_labels=len(t.info["labels"]),
+                            num_dep_labels=len(t.vocab["relations"]), num_casings=t.vocab.get("casings", 8),
+                            labels=t.info["labels"])
+    values = []
+    for old, new in zip(t.model.weights, grown.weights, strict=True):
+        value = np.asarray(old)
+        if old is table:
+            value = np.concatenate([value, rows.astype(value.dtype)])
+        if value.shape != tuple(new.shape):  # (sub-layer names differ between builds: shapes only)
+            raise RuntimeError(f"cannot grow the vocabulary: weight {old.path} {value.shape} does not match "
+                               f"the rebuilt model's {new.path} {tuple(new.shape)}")
+        values.append(value)
+    grown.set_weights(values)
+    return grown
 
 
 def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
@@ -57,14 +124,14 @@ def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     """Return ``[(type, entity text), ...]`` for one text, in text order. A text of several
     sentences is tagged as one document (its sentences linked by the document edges)."""
     from tasks.ner.batches import split_from_arrays
-    from tasks.ner.parsing import parse, split_arrays, vocab_index
+    from tasks.ner.parsing import parse, split_arrays
     from tasks.ner.span_f1 import spans
     from tasks.ner.training import predict_tags
 
     if not text.strip():
         raise DataError("<text>", None, "empty text: give a sentence to tag")
     sentences = split_sentences(t, text)
-    split = split_from_arrays(split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), vocab_index(t.vocab)))
+    split = split_from_arrays(split_arrays(sentences, parse(sentences, t.nlp, 64, "text"), t.index))
     # Batches as training cut them (document windows carry their document edges); a model
     # saved before document edges has no "batching" entry: length buckets, no edges.
     batching = {"batch_size": 32, **t.info.get("batching", {})}

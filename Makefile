@@ -46,10 +46,10 @@ TEST_PROCESSES ?= 2
 # -rs: a skipped test says why (e.g. no network namespaces for the multi-host test);
 # --durations=15: the slowest tests, for the suite-time budget (docs/development.md).
 test: data browser postgres sshd
-	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_PROCESSES) --dist loadfile tests
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder tests
 
 test-fast: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests/unit
 
 report: install
 	$(BIN)/python -m tasks.report

@@ -3,7 +3,7 @@ the wall time, the counts, the slowest tests, how busy the CPUs were (sampled fr
 /proc/stat every few seconds) and each test file's process and span (the pytest plugin
 benchmarks/suite_timeline.py) in benchmarks/results/test_suite.json.
 
-    python benchmarks/test_suite.py --label parallel                     # -n 2 --dist loadfile (make test)
+    python benchmarks/test_suite.py --label parallel                     # -n 2 --dist loadfile --no-loadscope-reorder (make test)
     python benchmarks/test_suite.py --label serial --serial              # one process, the reference
     python benchmarks/test_suite.py --label before --checkout ../before --serial   # another commit
 
@@ -92,7 +92,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2) -> dict:
     cmd = [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", "tests", "--durations=15",
            "-p", "no:cacheprovider", "-p", "suite_timeline", "--timeline", str(timeline)]
     if not serial:
-        cmd += ["-n", str(processes), "--dist", "loadfile"]
+        cmd += ["-n", str(processes), "--dist", "loadfile", "--no-loadscope-reorder"]
     elif (checkout / "pyproject.toml").read_text().count("pytest-xdist"):
         cmd += ["-p", "no:xdist"]
     shown = " ".join("FILE" if arg == str(timeline) else arg for arg in cmd[1:])

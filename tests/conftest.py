@@ -1,6 +1,8 @@
-"""Test isolation: Prefect, MLflow and Keras state stay in per-session temp folders."""
+"""Test isolation: Prefect, MLflow and Keras state stay in per-session temp folders; test
+files run longest first."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +20,30 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # default; on 2 busy cores that start can take longer (seen: 5 e2e failures, all
 # "Timed out while attempting to connect to ephemeral Prefect API server").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+SUITE_RUNS = ROOT / "benchmarks" / "results" / "test_suite.json"
+
+
+def recorded_file_seconds(results: Path = SUITE_RUNS) -> dict[str, float]:
+    """Each test file's seconds in the latest passing suite run that recorded them
+    (benchmarks/test_suite.py); {} when there is none."""
+    try:
+        runs = list(json.loads(results.read_text(encoding="utf-8")).values())
+    except (OSError, ValueError):
+        return {}
+    timed = [r for r in runs if isinstance(r, dict) and r.get("exit_code") == 0 and r.get("files")]
+    return {f["file"]: f["seconds"] for f in timed[-1]["files"]} if timed else {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest test files first. ``make test`` hands whole files to two processes
+    (``--dist loadfile --no-loadscope-reorder``, which keeps this order); with the longest
+    last, one process would run it alone while the other has nothing left. A file the
+    record does not know (a new one) goes first, so a slow new file is never left for
+    the end. The sort is stable: tests keep their order inside a file."""
+    seconds = recorded_file_seconds()
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], float("inf")))
 
 
 @pytest.fixture(autouse=True)

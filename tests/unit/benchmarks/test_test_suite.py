@@ -49,3 +49,27 @@ def test_file_spans_and_busy_fractions(suite, tmp_path):
     # (time, total jiffies, idle jiffies): the first minute half busy, the second all busy
     samples = [(0.0, 0, 0), (30.0, 100, 50), (60.0, 200, 100), (90.0, 300, 100)]
     assert suite.busy(samples) == (round(1 - 100 / 300, 3), [0.5, 1.0])
+
+
+def test_files_run_longest_first_new_files_before_all(tmp_path, monkeypatch):
+    """tests/conftest.py orders the collection by the latest passing suite run's file times."""
+    from types import SimpleNamespace
+
+    import tests.conftest as conftest
+
+    results = tmp_path / "test_suite.json"
+    files = lambda *pairs: [{"file": f, "seconds": s} for f, s in pairs]  # noqa: E731
+    results.write_text(json.dumps({
+        "old": {"exit_code": 0, "files": files(("a.py", 1.0), ("b.py", 50.0))},
+        "latest-passing": {"exit_code": 0, "files": files(("a.py", 90.0), ("b.py", 5.0), ("c.py", 30.0))},
+        "failed-after": {"exit_code": 1, "files": files(("b.py", 999.0))},
+        "serial_over_parallel": 1.9}))
+    seconds = conftest.recorded_file_seconds(results)
+    assert seconds == {"a.py": 90.0, "b.py": 5.0, "c.py": 30.0}
+    assert conftest.recorded_file_seconds(tmp_path / "none.json") == {}
+
+    monkeypatch.setattr(conftest, "recorded_file_seconds", lambda: seconds)
+    collected = ["b.py::t1", "b.py::t2", "a.py::t1", "new.py::t1", "c.py::t1", "a.py::t2"]
+    items = [SimpleNamespace(nodeid=n) for n in collected]
+    conftest.pytest_collection_modifyitems(None, items)
+    assert [i.nodeid for i in items] == ["new.py::t1", "a.py::t1", "a.py::t2", "c.py::t1", "b.py::t1", "b.py::t2"]

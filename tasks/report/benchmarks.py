@@ -220,6 +220,22 @@ def test_suite(root: Path) -> str:
                               dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"))
 
 
+def ner_probes(root: Path) -> str:
+    rel = f"{RESULTS}/ner_probes.json"
+    d = load(root, rel)
+    classes = sorted({c for r in d["taggers"].values() for c in r["recall_by_class"]})
+    rows = [[name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"**{r['f1']:.3f}**", f"{r['sentences_exact']:.0%}",
+             " / ".join(f"{r['recall_by_type'][t]:.2f}" for t in ("PER", "ORG", "LOC")),
+             *(f"{r['recall_by_class'][c]['recall']:.2f} ({r['recall_by_class'][c]['slots']})"
+               if c in r["recall_by_class"] else "—" for c in classes)]
+            for name, r in d["taggers"].items()]
+    body = table(["tagger", "entity precision", "recall", "F1", "sentences exactly right", "recall PER / ORG / LOC",
+                  *(f"recall: {c} (slots)" for c in classes)], rows)
+    body += (f"\n\n{d['sentences']} sentences ({len(d['templates'])} templates x {len(d['fillers']['PER'])} fillings) "
+             f"of the model `{d['model']}` (`dvc.lock`), commit `{d['commit']}`.")
+    return block(body, _source(rel, d))
+
+
 def suite_files(label: str, run: dict, shown: int = 12) -> str:
     """Where run ``label``'s time went: its longest test files, on which process and when,
     and how busy both cores were minute by minute."""
@@ -234,7 +250,7 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
-          "bench-ner-fit-calls": ner_fit_calls,
+          "bench-ner-fit-calls": ner_fit_calls, "ner-probes": ner_probes,
           "bench-ner-step-revisions": ner_step_revisions,
           "bench-projection": projection, "bench-minilm": minilm,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,

@@ -65,7 +65,8 @@ def add_pretrained_words(t: NerTagger) -> NerTagger:
     map to ``<unk>``, whose row training never updates (it stays zeros), so new text would
     be tagged with less than the scored splits got. Known words keep their ids and rows,
     so what the model predicts for them does not change. A model saved without the field
-    is returned as it is; vectors that cannot be read leave a warning and the same."""
+    is returned as it is; vectors that cannot be read, or a model the builder cannot
+    rebuild from ``model_info.json``, leave a warning and the same."""
     import sys
 
     from tasks.common.vectors import load_vectors
@@ -82,29 +83,40 @@ def add_pretrained_words(t: NerTagger) -> NerTagger:
     extra = sorted(w for w in vectors if w == w.lower() and w not in known)  # tokens are looked up lower-cased
     if not extra:
         return t
-    model = _with_more_words(t, np.stack([vectors[w] for w in extra]))
+    try:
+        model = _with_more_words(t, np.stack([vectors[w] for w in extra]))
+    except ValueError as e:
+        print(f"warning: {e}; unseen words map to <unk>", file=sys.stderr)
+        return t
     return NerTagger(model, t.nlp, {**t.vocab, "words": [*t.vocab["words"], *extra]}, t.info)
 
 
 def _with_more_words(t: NerTagger, rows: np.ndarray):
     """The same model rebuilt with ``rows`` appended to its word embedding; every other
-    weight copied unchanged (the builder makes the same weights in the same order)."""
+    weight copied unchanged (the builder makes the same weights in the same order).
+    ValueError when the rebuilt model's weights differ in number or shape."""
     from models.ner import NerModelConfig, build_ner_model
 
-    config = NerModelConfig(**{**t.info["config"], "gcn_units": tuple(t.info["config"]["gcn_units"])})
+    try:
+        config = NerModelConfig(**{**t.info["config"], "gcn_units": tuple(t.info["config"]["gcn_units"])})
+    except (TypeError, KeyError) as e:  # a field this code does not know, or lacks
+        raise ValueError(f"cannot add pretrained words: model_info.json's config does not fit this code ({e})") from e
     table = t.model.get_layer("word_embedding").embeddings
     grown = build_ner_model(config, vocab_size=table.shape[0] + len(rows), embedding_dim=table.shape[1],
                             num_chars=len(t.vocab["chars"]), num_labels=len(t.info["labels"]),
                             num_dep_labels=len(t.vocab["relations"]), num_casings=t.vocab.get("casings", 8),
                             labels=t.info["labels"])
+    if len(t.model.weights) != len(grown.weights):
+        raise ValueError(f"cannot add pretrained words: the rebuilt model has {len(grown.weights)} weights, "
+                         f"the saved one {len(t.model.weights)}")
     values = []
-    for old, new in zip(t.model.weights, grown.weights, strict=True):
+    for old, new in zip(t.model.weights, grown.weights):
         value = np.asarray(old)
         if old is table:
             value = np.concatenate([value, rows.astype(value.dtype)])
         if value.shape != tuple(new.shape):  # (sub-layer names differ between builds: shapes only)
-            raise RuntimeError(f"cannot grow the vocabulary: weight {old.path} {value.shape} does not match "
-                               f"the rebuilt model's {new.path} {tuple(new.shape)}")
+            raise ValueError(f"cannot add pretrained words: weight {old.path} {value.shape} does not match "
+                             f"the rebuilt model's {new.path} {tuple(new.shape)}")
         values.append(value)
     grown.set_weights(values)
     return grown

@@ -95,3 +95,8 @@ def test_a_model_without_readable_vectors_is_served_as_it_was(artifacts, tmp_pat
     assert len(load_tagger(moved).vocab["words"]) == size
     err = capsys.readouterr().err
     assert "pretrained vectors unavailable" in err and "gone.txt" in err
+
+    # model_info.json no longer describes the saved weights: served as it was, with a warning
+    info_file.write_text(json.dumps({**info, "config": {**info["config"], "char_filters": 0}}))
+    assert len(load_tagger(moved).vocab["words"]) == size
+    assert "cannot add pretrained words" in capsys.readouterr().err

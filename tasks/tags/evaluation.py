@@ -4,9 +4,10 @@ Per seed: one train / validation / test split (tasks/tags/classification.py), th
 feature set one LabelPowerset classifier fitted on train (the fits of all seeds share the
 cores), scored on validation and test by the original's rule (its predicted tag sets) and
 by the one rule every method shares: per-tag scores, thresholds chosen on validation
-(tasks/tags/scoring.py). Then the label-aware methods: label propagation, and
-Correct & Smooth over some classifiers' scores (``<features>_cs``). The first seed's
-``concat`` classifier is the served model (``tasks.predict tags``).
+(tasks/tags/scoring.py). The label-aware methods (label propagation, and Correct & Smooth
+over some classifiers' scores, ``<features>_cs``: tasks/tags/label_aware.py) run in this
+process while the fits run in two others, each as soon as its input exists. The first
+seed's ``concat`` classifier is the served model (``tasks.predict tags``).
 """
 from __future__ import annotations
 
@@ -21,12 +22,11 @@ from tasks.common.files import DataError, atomic_path, write_json, write_text
 from tasks.common.params import TagsParams
 from tasks.tags.classification import (classifier, dense, fit_counting_non_convergence, scores, summarise,
                                        tag_matrix, tag_probabilities, three_way_split)
-from tasks.tags.label_methods import Chosen, correct_and_smooth, label_propagation, reused_labels
-from tasks.tags.scoring import best_thresholds, ranking_scores, thresholded_scores
+from tasks.tags.label_aware import LABEL_AWARE, SMOOTHED, LabelAwareRun, run_label_aware
+from tasks.tags.label_methods import reused_labels
+from tasks.tags.scoring import add_thresholded
 from tasks.tags.tables import load_articles
 
-# Correct & Smooth over these classifiers' scores:
-SMOOTHED = ("text", "propagation", "label_reuse", "graphsage", "concat")
 COMPARED = ("lrap", "precision_at_1", "macro_f1_thresholded")  # what every method is compared on
 SERVED = "concat"  # the feature set of the served classifier (its first seed)
 FIT_PROCESSES = 2  # LabelPowerset fits at once: the reference machine's cores
@@ -125,25 +125,6 @@ def fit_and_score(X: np.ndarray, Y: np.ndarray, rows: dict[str, np.ndarray], max
     return Fitted(clf, parts, predicted["test"], unconverged, every)
 
 
-def add_thresholded(parts: dict[str, dict], Y: dict[str, np.ndarray],
-                    part_scores: dict[str, np.ndarray]) -> np.ndarray:
-    """The shared decision rule: thresholds chosen on validation, applied to both parts;
-    returns the thresholds."""
-    thresholds = best_thresholds(Y["validation"], part_scores["validation"])
-    for part in ("validation", "test"):
-        parts.setdefault(part, {}).update(thresholded_scores(Y[part], part_scores[part], thresholds))
-    return thresholds
-
-
-def score_only(Y: dict[str, np.ndarray], rows: dict[str, np.ndarray],
-               every: np.ndarray) -> tuple[dict[str, dict], np.ndarray]:
-    """A method that gives scores, not sets: ranking metrics and the thresholded rule
-    (and the thresholds)."""
-    parts = {part: ranking_scores(Y[part], every[rows[part]]) for part in ("validation", "test")}
-    thresholds = add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
-    return parts, thresholds
-
-
 def describe_fit(name: str, fitted: Fitted, max_iter: int) -> str:
     test, seconds = fitted.scores["test"], fitted.scores["test"]["fit_seconds"]
     line = f"  {name:17s} " + "  ".join(f"{k} {test[k]:.4f}" for k in RANKING)
@@ -194,13 +175,18 @@ def part_rows(data: TagData, split: dict[str, np.ndarray]) -> tuple[dict, dict]:
     return ({part: data.rows[idx] for part, idx in split.items()}, {part: data.Y[idx] for part, idx in split.items()})
 
 
-def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int], max_iter: int) -> dict:
+def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int], max_iter: int,
+            meanwhile=None, on_fit=None) -> dict:
     """Every (seed, feature set) LabelPowerset fit, two at a time (one per core on the
     reference machine), the log line of each as it finishes: {(seed, name): Fitted}, in
     seed and feature-set order. The widest feature sets start first, so that the last fits
     to start are short ones and neither core idles long at the end: on citeulike-t the
     widest (concat, 306 features) takes about twice as long a fit as the narrowest (text,
-    50). Width is only a proxy: fits stop early where the solver converges."""
+    50). Width is only a proxy: fits stop early where the solver converges.
+
+    Work that needs no fit, ``meanwhile()``, runs in this process once the fits have
+    started, and ``on_fit(seed, name, fitted)`` as each fit comes back (in start order);
+    the workers go on fitting meanwhile."""
     from joblib import Parallel, delayed
 
     jobs = [(seed, name, X, *part_rows(data, split))
@@ -209,39 +195,50 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
     widest_first = sorted(jobs, key=lambda job: -job[2].shape[1])
     run = Parallel(n_jobs=min(FIT_PROCESSES, len(jobs)), return_as="generator")(
         delayed(fit_and_score)(X, Y, rows, max_iter) for _, _, X, rows, Y in widest_first)
+    if meanwhile:
+        meanwhile()
     done = {}
     for (seed, name, *_), result in zip(widest_first, run):
         done[seed, name] = result
         print(f"seed {seed}" + describe_fit(name, result, max_iter), flush=True)
+        if on_fit:
+            on_fit(seed, name, result)
     return {(seed, name): done[seed, name] for seed, name, *_ in jobs}
 
 
-def label_aware(data: TagData, split: dict[str, np.ndarray], fitted: dict[str, Fitted],
-                seed: int) -> tuple[dict, dict[str, tuple[Chosen, np.ndarray]]]:
-    """Label propagation and ``<features>_cs`` of one seed: ({method: {"validation", "test",
-    "chosen"}}, {method: (its scores and state, its thresholds)}). Only the train rows'
-    tags enter the spread matrices; validation picks every α and threshold."""
-    rows, Y = part_rows(data, split)
+@dataclass(frozen=True)
+class FitsAndLabelAware:
+    fitted: dict              # {(seed, feature set): Fitted}, seed and feature-set order
+    label_aware: dict         # {(seed, method): LabelAwareRun}
+    fits_seconds: float       # the fits' start to the last fit's return
+    label_aware_seconds: float  # the label-aware runs' own seconds, summed (they overlap the fits)
+    seconds: float            # all of it
 
-    def validation_lrap(every: np.ndarray) -> float:
-        return ranking_scores(Y["validation"], every[rows["validation"]])["lrap"]
 
-    runs = {"label_propagation": lambda: label_propagation(data.adjacency, rows["train"], Y["train"], validation_lrap)}
-    for name in SMOOTHED:
-        runs[f"{name}_cs"] = lambda name=name: correct_and_smooth(data.adjacency, fitted[name].tag_scores,
-                                                                  rows["train"], Y["train"], validation_lrap)
-    out, states = {}, {}
-    for method, run in runs.items():
-        t0 = time.perf_counter()
-        result = run()
-        parts, thresholds = score_only(Y, rows, result.scores)
-        out[method], states[method] = {**parts, "chosen": result.alphas}, (result, thresholds)
-        out[method]["test"]["seconds"] = out[method]["validation"]["seconds"] = time.perf_counter() - t0
-        test = out[method]["test"]
-        print(f"seed {seed}  {method:17s} lrap {test['lrap']:.4f}  precision_at_1 {test['precision_at_1']:.4f}  "
-              f"thresholded macro F1 {test['macro_f1_thresholded']:.4f}  (chosen on validation: {result.alphas})",
-              flush=True)
-    return out, states
+def fits_and_label_aware(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int],
+                         max_iter: int) -> FitsAndLabelAware:
+    """The LabelPowerset fits, with the label-aware methods run here meanwhile: label
+    propagation of every seed while the first fits run, each ``<features>_cs`` as soon as
+    its classifier's fit comes back. Each result is what it would be run alone."""
+    parts = {seed: part_rows(data, split) for seed, split in zip(seeds, splits)}
+    runs: dict[tuple[int, str], LabelAwareRun] = {}
+    last_fit = [0.0]
+
+    def label_aware(seed: int, method: str, base_scores: np.ndarray | None = None) -> None:
+        rows, Y = parts[seed]
+        runs[seed, method] = run_label_aware(method, data.adjacency, rows, Y, base_scores, seed)
+
+    def on_fit(seed: int, name: str, fitted: Fitted) -> None:
+        last_fit[0] = time.perf_counter()
+        if name in SMOOTHED:
+            label_aware(seed, f"{name}_cs", fitted.tag_scores)
+
+    t0 = time.perf_counter()
+    fitted = fit_all(data, splits, seeds, max_iter,
+                     meanwhile=lambda: [label_aware(seed, "label_propagation") for seed in seeds], on_fit=on_fit)
+    ordered = {(seed, method): runs[seed, method] for seed in seeds for method in LABEL_AWARE}
+    own = sum(run.record["test"]["seconds"] for run in ordered.values())
+    return FitsAndLabelAware(fitted, ordered, last_fit[0] - t0, own, time.perf_counter() - t0)
 
 
 def evaluate(params: TagsParams) -> Evaluation:
@@ -254,25 +251,17 @@ def evaluate(params: TagsParams) -> Evaluation:
     data = load_tag_data(params)
     timed = [split_for(data, params, seed) for seed in e.seeds]
     splits = [split for split, _ in timed]
-    t0 = time.perf_counter()
-    fitted = fit_all(data, splits, list(e.seeds), e.max_iter)
-    fit_wall_seconds = time.perf_counter() - t0
+    both = fits_and_label_aware(data, splits, list(e.seeds), e.max_iter)
+    fitted = both.fitted
     per_seed: dict[str, dict[str, dict]] = {}
-    for (seed, name), result in fitted.items():
-        per_seed.setdefault(name, {})[str(seed)] = result.scores
-    t0 = time.perf_counter()
-    for seed, split in zip(e.seeds, splits):
-        by_name = {name: result for (s, name), result in fitted.items() if s == seed}
-        records, states = label_aware(data, split, by_name, seed)
-        for method, record in records.items():
-            per_seed.setdefault(method, {})[str(seed)] = record
-        if seed == e.seeds[0]:
-            smoothing = served_smoothing(*states[f"{SERVED}_cs"])
-    label_aware_seconds = time.perf_counter() - t0
+    for (seed, name), result in [*fitted.items(), *both.label_aware.items()]:
+        per_seed.setdefault(name, {})[str(seed)] = result.scores if isinstance(result, Fitted) else result.record
+    smoothing = served_smoothing(both.label_aware[e.seeds[0], f"{SERVED}_cs"])
     results = {"setup": {**setup_record(data, params, splits[0], timed[0][1]),
-                         "labelpowerset_fits": len(fitted), "labelpowerset_wall_seconds": fit_wall_seconds,
+                         "labelpowerset_fits": len(fitted), "labelpowerset_wall_seconds": both.fits_seconds,
                          "labelpowerset_fit_seconds": sum(f.scores["test"]["fit_seconds"] for f in fitted.values()),
-                         "label_aware_seconds": label_aware_seconds}}
+                         "label_aware_seconds": both.label_aware_seconds,
+                         "fits_and_label_aware_seconds": both.seconds}}
     results.update({name: summarise(runs) for name, runs in per_seed.items()})
     served = fitted[e.seeds[0], SERVED]
     served_X = data.concat(0)
@@ -287,11 +276,12 @@ def evaluate(params: TagsParams) -> Evaluation:
                       served.classifier, info, smoothing)
 
 
-def served_smoothing(result: Chosen, thresholds: np.ndarray) -> dict:
+def served_smoothing(run: LabelAwareRun) -> dict:
     """What ``predict tags`` needs to put a new article through the served classifier's
     C&S (tasks/tags/label_methods.py:correct_and_smooth_new) and the thresholds."""
+    result = run.state
     return {"method": f"{SERVED}_cs", "scores": result.scores, "errors": result.errors, "sigma": result.sigma,
-            "alphas": result.alphas, "thresholds": thresholds}
+            "alphas": result.alphas, "thresholds": run.thresholds}
 
 
 def evaluate_and_save(params: TagsParams) -> dict:

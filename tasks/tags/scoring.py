@@ -72,3 +72,22 @@ def lrap(Y: np.ndarray, scores: np.ndarray) -> float:
             count = relevant.sum()
             total += 1.0 if count in (0, tags) else row[relevant].mean()
     return float(total / n)
+
+
+def add_thresholded(parts: dict[str, dict], Y: dict[str, np.ndarray],
+                    part_scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The shared decision rule: thresholds chosen on validation, applied to both parts;
+    returns the thresholds."""
+    thresholds = best_thresholds(Y["validation"], part_scores["validation"])
+    for part in ("validation", "test"):
+        parts.setdefault(part, {}).update(thresholded_scores(Y[part], part_scores[part], thresholds))
+    return thresholds
+
+
+def score_only(Y: dict[str, np.ndarray], rows: dict[str, np.ndarray],
+               every: np.ndarray) -> tuple[dict[str, dict], np.ndarray]:
+    """A method that gives scores, not sets: ranking metrics and the thresholded rule
+    (and the thresholds)."""
+    parts = {part: ranking_scores(Y[part], every[rows[part]]) for part in ("validation", "test")}
+    thresholds = add_thresholded(parts, Y, {part: every[rows[part]] for part in ("validation", "test")})
+    return parts, thresholds

@@ -138,7 +138,7 @@ def test_a_new_article_gets_one_more_step_of_the_recurrence():
 def test_no_validation_or_test_tag_reaches_a_spread_matrix():
     """A marker tag planted on the test rows only: label propagation's and C&S's scores
     on every validation row, and every choice, are exactly as without it."""
-    from tasks.tags.evaluation import SMOOTHED, Fitted, TagData, label_aware
+    from tasks.tags.label_aware import LABEL_AWARE, run_label_aware
 
     rng = np.random.default_rng(7)
     n, tags = 40, 3
@@ -149,12 +149,13 @@ def test_no_validation_or_test_tag_reaches_a_spread_matrix():
     Y[:, 0] = 1  # every article has a tag
     planted = Y.copy()
     planted[split["test"], 2] = 1 - planted[split["test"], 2]  # the marker: flipped on test rows only
-    base = rng.random((n, tags)).astype(np.float32)
-    fitted = {name: Fitted(None, {}, None, 0, base) for name in SMOOTHED}
+    base = rng.random((n, tags)).astype(np.float32)  # a classifier's scores, for every <features>_cs
 
     def run(Y_all):
-        data = TagData(None, None, None, {}, adj, None, 0.0, ["a", "b", "c"], rows, Y_all, np.array([], int))
-        return label_aware(data, split, fitted, seed=0)[0]
+        part_rows, part_Y = {p: rows[i] for p, i in split.items()}, {p: Y_all[i] for p, i in split.items()}
+        return {method: run_label_aware(method, adj, part_rows, part_Y,
+                                        None if method == "label_propagation" else base).record
+                for method in LABEL_AWARE}
 
     clean, marked = run(Y), run(planted)
     for method in clean:

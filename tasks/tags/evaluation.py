@@ -254,8 +254,10 @@ def evaluate(params: TagsParams) -> Evaluation:
     both = fits_and_label_aware(data, splits, list(e.seeds), e.max_iter)
     fitted = both.fitted
     per_seed: dict[str, dict[str, dict]] = {}
-    for (seed, name), result in [*fitted.items(), *both.label_aware.items()]:
-        per_seed.setdefault(name, {})[str(seed)] = result.scores if isinstance(result, Fitted) else result.record
+    for (seed, name), result in fitted.items():
+        per_seed.setdefault(name, {})[str(seed)] = result.scores
+    for (seed, method), run in both.label_aware.items():
+        per_seed.setdefault(method, {})[str(seed)] = run.record
     smoothing = served_smoothing(both.label_aware[e.seeds[0], f"{SERVED}_cs"])
     results = {"setup": {**setup_record(data, params, splits[0], timed[0][1]),
                          "labelpowerset_fits": len(fitted), "labelpowerset_wall_seconds": both.fits_seconds,

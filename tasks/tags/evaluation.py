@@ -210,7 +210,7 @@ def fit_all(data: TagData, splits: list[dict[str, np.ndarray]], seeds: list[int]
 class FitsAndLabelAware:
     fitted: dict              # {(seed, feature set): Fitted}, seed and feature-set order
     label_aware: dict         # {(seed, method): LabelAwareRun}
-    fits_seconds: float       # the fits' start to the last fit's return
+    fits_seconds: float       # the fits' start to this process taking the last fit (maybe late: busy with a C&S)
     label_aware_seconds: float  # the label-aware runs' own seconds, summed (they overlap the fits)
     seconds: float            # all of it
 

@@ -132,12 +132,11 @@ def split_sentences(t: NerTagger, text: str) -> list[Sentence]:
     return [Sentence(tuple(s), ("O",) * len(s), 0, 0) for s in sentences if s]
 
 
-def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
-    """Return ``[(type, entity text), ...]`` for one text, in text order. A text of several
-    sentences is tagged as one document (its sentences linked by the document edges)."""
+def token_tags(t: NerTagger, text: str) -> tuple[list[Sentence], list[list[str]]]:
+    """The text's sentences and each token's IOB2 tag. A text of several sentences is
+    tagged as one document (its sentences linked by the document edges)."""
     from tasks.ner.batches import split_from_arrays
     from tasks.ner.parsing import parse, split_arrays
-    from tasks.ner.span_f1 import spans
     from tasks.ner.training import predict_tags
 
     if not text.strip():
@@ -147,8 +146,15 @@ def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
     # Batches as training cut them (document windows carry their document edges); a model
     # saved before document edges has no "batching" entry: length buckets, no edges.
     batching = {"batch_size": 32, **t.info.get("batching", {})}
-    tags = predict_tags(t.model, split, t.info["labels"], max_word_length=t.info["max_word_length"],
-                        **batching)
+    return sentences, predict_tags(t.model, split, t.info["labels"], max_word_length=t.info["max_word_length"],
+                                   **batching)
+
+
+def tag_entities(t: NerTagger, text: str) -> list[tuple[str, str]]:
+    """Return ``[(type, entity text), ...]`` for one text, in text order (see token_tags)."""
+    from tasks.ner.span_f1 import spans
+
+    sentences, tags = token_tags(t, text)
     return [(etype, " ".join(s.tokens[start:end])) for s, sentence_tags in zip(sentences, tags)
             for _, start, end, etype in spans(sentence_tags)]
 

@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_benchmark(name: str):
+    """A fresh copy of the script ``benchmarks/<name>.py`` as a module (its globals are
+    the test's to patch; nothing is registered in ``sys.modules``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 RAW = ROOT / "data" / "raw" / "conll2003"
 FILES = ("train.txt", "valid.txt", "test.txt")
 

@@ -1,18 +1,14 @@
 """benchmarks/ner_probes.py: every template gets every filler once, in text order, and
 the scores count exact (type, words) matches."""
-import importlib.util
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def probes():
-    spec = importlib.util.spec_from_file_location("ner_probes_bench", ROOT / "benchmarks" / "ner_probes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ner_probes")
 
 
 def test_each_template_gets_each_filler_once_in_text_order(probes):

@@ -1,20 +1,17 @@
 """benchmarks/ner_seeds.py: variants are validated params, the summary's means, sample
 std and seed-paired differences are right, and a workspace run is adopted only when the
 workspace trains exactly that variant."""
-import importlib.util
 import json
 import statistics
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, load_benchmark
 
 
 @pytest.fixture
 def seeds(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("ner_seeds", ROOT / "benchmarks" / "ner_seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("ner_seeds")
     monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(module, "SUMMARY", tmp_path / "metrics" / "ner_seeds.json")
     monkeypatch.setattr(module, "ROOT", tmp_path)

@@ -1,22 +1,18 @@
 """benchmarks/test_suite.py's timeline: the pytest plugin records each test once, in the
 process that ran it (also under pytest-xdist, whose controller sees every test again), and
 the per-file spans and CPU busy fractions are computed right."""
-import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def suite():
-    spec = importlib.util.spec_from_file_location("test_suite_bench", ROOT / "benchmarks" / "test_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("test_suite")
 
 
 @pytest.mark.parametrize("processes", [0, 2])

@@ -62,11 +62,13 @@ def probes() -> list[tuple[str, list[tuple[str, str]]]]:
     return out
 
 
-def vocabulary_class(words: str, known: set[str], vectors: dict) -> str:
+def vocabulary_class(words: str, trained: set[str], served: set[str]) -> str:
+    """Where the words of one filler stand: the training data's vocabulary, or the served
+    one (which adds every pretrained word), or neither."""
     low = [w.lower() for w in words.split()]
-    if all(w in known for w in low):
+    if all(w in trained for w in low):
         return "in the training vocabulary"
-    if all(w in known or w in vectors for w in low):
+    if all(w in served for w in low):
         return "unseen, with a pretrained vector"
     return "unseen, no pretrained vector"
 
@@ -98,15 +100,13 @@ def score(tagger, cases, classes: dict[str, str]) -> dict:
 
 def main() -> None:
     from tasks.common import paths
-    from tasks.common.vectors import load_vectors
     from tasks.ner.inference import load_tagger
 
     artifacts = ROOT / paths.NER_ARTIFACTS
     plain = load_tagger(artifacts, pretrained_words=False)
     served = load_tagger(artifacts)
-    vectors = load_vectors(plain.info["embeddings"])
-    known = set(plain.vocab["words"])
-    classes = {f: vocabulary_class(f, known, vectors) for fs in FILLERS.values() for f in fs}
+    trained, known = set(plain.vocab["words"]), set(served.vocab["words"])
+    classes = {f: vocabulary_class(f, trained, known) for fs in FILLERS.values() for f in fs}
     cases = probes()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     result = {"command": "python benchmarks/ner_probes.py", "machine": this_machine(), "date": time.strftime("%Y-%m-%d"),

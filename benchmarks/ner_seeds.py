@@ -66,14 +66,19 @@ VARIANTS: dict[str, dict] = {
     # The default with singleton UNK (Lample et al. 2016's p = 0.5): trains the <unk> vector.
     "graph_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
                            "ner.train.word_dropout": 0.5},
-    # The default with gradient normalisation (Reimers & Gurevych 2017: threshold 1).
+    # The default with gradient normalisation (Reimers & Gurevych 2017: threshold 1), and
+    # its no-graph ablation.
     "graph_clip_norm": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
+    "no_graph_clip_norm": {"ner.model.preset": "default", "ner.model.gcn_layers": 0, "ner.train.batches": "documents",
+                           "ner.train.clip_norm": 1.0},
     # The default with Ma & Hovy 2016's inverse-time decay (rho = 0.05 per epoch).
     "graph_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.lr_decay": 0.05},
 }
-# Keep the model fields a variant does not name at the preset's value, whatever the
-# project's params.yaml overrides.
+# Keep the model fields a variant does not name at the preset's value, and the training
+# recipe's switches it does not name off, whatever the project's params.yaml sets: a run
+# file stays that variant's when params.yaml adopts a new default.
 MODEL_OVERRIDES = tuple(f for f in NerModel.model_fields if f != "preset")
+RECIPE_OFF = {"ner.train.word_dropout": 0.0, "ner.train.clip_norm": 0.0, "ner.train.lr_decay": 0.0}
 
 RUN_SCRIPT = """
 import json, sys, time
@@ -92,7 +97,7 @@ print("RESULT " + json.dumps(results))
 
 def variant_params(variant: str, seed: int) -> dict:
     """The project's params with the variant's overrides and ``seed``; validated."""
-    overrides = {f"ner.model.{k}": None for k in MODEL_OVERRIDES}
+    overrides = {**{f"ner.model.{k}": None for k in MODEL_OVERRIDES}, **RECIPE_OFF}
     overrides.update(VARIANTS[variant])
     overrides["ner.train.seed"] = seed
     raw = apply_overrides(read_raw(ROOT / "params.yaml"), overrides)

@@ -18,21 +18,23 @@ NER_METRICS = "metrics/ner.json"
 NER_HISTORY = "plots/ner/history.csv"
 TAGS_METRICS = "metrics/tags.json"
 ORIGINAL_NER_F1 = 82.69  # the original system's claimed test F1 (shared/REFERENCE.md)
-NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is
-    "graph": "**`default`**: BiLSTM + char CNN + gated GCN over dependency arcs and document edges + CRF, IOBES",
-    "no_graph": "the same without the GCN (`gcn_layers: 0`, ablation)",
-    "dependency_arcs_only": "the same without document edges (`doc_neighbours: 0`)",
-    "document_edges_only": "the same without dependency arcs (`dependency_arcs: false`)",
-    "graph_word_dropout": "the default with singleton UNK (`ner.train.word_dropout: 0.5`)",
-    "graph_clip_norm": "the default with gradient normalisation (`ner.train.clip_norm: 1.0`)",
-    "graph_lr_decay": "the default with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
+NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are ranked by dev, so each names its base)
+    "graph": "BiLSTM + char CNN + gated GCN over dependency arcs and document edges + CRF, IOBES",
+    "no_graph": "`graph` without the GCN (`gcn_layers: 0`, ablation)",
+    "dependency_arcs_only": "`graph` without document edges (`doc_neighbours: 0`)",
+    "document_edges_only": "`graph` without dependency arcs (`dependency_arcs: false`)",
+    "graph_word_dropout": "`graph` with singleton UNK (`ner.train.word_dropout: 0.5`)",
+    "graph_clip_norm": "`graph` with gradient normalisation (`ner.train.clip_norm: 1.0`)",
+    "no_graph_clip_norm": "`graph_clip_norm` without the GCN (ablation)",
+    "graph_lr_decay": "`graph` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
-    "default_crf_no_gcn": "previous default without the GCN (ablation)",
-    "default_softmax": "previous default with a softmax output (`output: dense`)",
-    "seed_readme": "`seed_readme`: the original README's model",
-    "seed_train": "`seed_train`: the original `train.py`",
+    "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",
+    "default_softmax": "`default_crf` with a softmax output (`output: dense`)",
+    "seed_readme": "the original README's model",
+    "seed_train": "the original `train.py`",
 }
-NER_ABLATION = {"graph": "no_graph", "default_crf": "default_crf_no_gcn"}  # variant -> the same without its GCN
+# variant -> the same without its GCN
+NER_ABLATION = {"graph": "no_graph", "graph_clip_norm": "no_graph_clip_norm", "default_crf": "default_crf_no_gcn"}
 TAGS_SAGE = "metrics/tags_sage.json"
 # metrics/tags.json method -> what it is; ``{preset}`` is the served GraphSAGE preset.
 TAG_METHODS = {
@@ -82,6 +84,12 @@ def _seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) ->
     return format_mean_std(*mean_std(values), digits=digits, scale=scale)
 
 
+def ner_variant_label(variant: str, default: str | None) -> str:
+    """``variant``: what it is; the default (what params.yaml trains) in bold."""
+    name = f"**`{variant}` (default)**" if variant == default else f"`{variant}`"
+    return f"{name}: {NER_VARIANTS.get(variant, '')}".rstrip(": ")
+
+
 def ner_run_files(root: Path, variant: str) -> list[dict]:
     return [load(root, str(p.relative_to(root))) for p in sorted((root / NER_RUNS).glob(f"{variant}-seed*.json"))]
 
@@ -93,7 +101,7 @@ def ner_seeds(root: Path) -> str:
         runs = ner_run_files(root, variant)
         backends |= {r["backend"] for r in runs}
         per_seed = {str(r["seed"]): r for r in runs}
-        rows.append([NER_VARIANTS.get(variant, variant), ", ".join(per_seed), _seed_stat(per_seed, "dev_f1"),
+        rows.append([ner_variant_label(variant, summary["default"]), ", ".join(per_seed), _seed_stat(per_seed, "dev_f1"),
                      _seed_stat(per_seed, "test_f1"), _seed_stat(per_seed, "test_precision"),
                      " / ".join(pct(r["test_f1"]) for r in runs),
                      f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}"])
@@ -259,15 +267,15 @@ def label_aware_rows(m: dict) -> list[list[str]]:
 def ner_stage_time(root: Path) -> str:
     """How long a ``train_ner`` run takes, from the seed runs' own clocks (a resumed run's
     clock covers only its last part, so it is left out)."""
-    rows, machines = [], set()
-    for variant in load(root, NER_SEEDS)["ranked_by_dev_f1"]:
+    rows, machines, summary = [], set(), load(root, NER_SEEDS)
+    for variant in summary["ranked_by_dev_f1"]:
         runs = [r for r in ner_run_files(root, variant) if "resumed_after_epoch" not in r]
         if not runs:
             continue
         machines |= {r["machine"] for r in runs if "machine" in r}
         minutes = [r["seconds"] / 60 for r in runs]
         spread = f"({min(minutes):.0f}-{max(minutes):.0f})"
-        rows.append([NER_VARIANTS.get(variant, variant), str(len(runs)),
+        rows.append([ner_variant_label(variant, summary["default"]), str(len(runs)),
                      f"{format_mean_std(*mean_std(minutes), digits=1, scale=1)} {spread}",
                      f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}",
                      f"{mean_std(r['seconds'] / r['epochs_run'] for r in runs)[0]:.0f} s"])

@@ -36,6 +36,25 @@ def test_every_variant_is_valid_params_and_sets_its_seed(seeds):
     assert no_gcn.gcn_layers == 0 and no_gcn.output == "crf"
 
 
+def test_a_variant_keeps_its_recipe_when_params_yaml_adopts_another(seeds):
+    """params.yaml switching gradient clipping on makes graph_clip_norm the default; the
+    graph variant's runs (clipping off) stay the graph variant's."""
+    import yaml
+
+    from tasks.common.params import validate_params
+
+    raw = yaml.safe_load((seeds.ROOT / "params.yaml").read_text())
+    raw["ner"]["train"].update(clip_norm=1.0, word_dropout=0.25)
+    (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(raw))
+    graph = validate_params(seeds.variant_params("graph", 42)).ner.train
+    assert (graph.clip_norm, graph.word_dropout) == (0.0, 0.0)
+    assert validate_params(seeds.variant_params("graph_clip_norm", 42)).ner.train.clip_norm == 1.0
+    assert seeds.default_variant() is None  # word dropout 0.25 is no variant
+    raw["ner"]["train"]["word_dropout"] = 0.0
+    (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert seeds.default_variant() == "graph_clip_norm"
+
+
 def test_summary_means_std_ranking_and_paired_differences(seeds):
     import yaml
 

@@ -112,16 +112,20 @@ def ner_seeds(root: Path) -> str:
 
 
 def ner_paired(root: Path) -> str:
+    """The default minus every other variant, then each other variant minus its own
+    no-graph ablation (what the graph adds under that recipe), paired by seed."""
     summary = load(root, NER_SEEDS)
     best = summary["default"]
+    pairs = [(best, other) for other in summary["paired_vs_default"]]
+    pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in summary["variants"]
+              and a in summary["variants"]]
     rows = []
-    best_runs = {r["seed"]: r for r in ner_run_files(root, best)}
-    for other in summary["paired_vs_default"]:
+    for a, b in pairs:
         # Seeds, differences and counts all from the run files (the summary may predate a run).
-        diffs = _paired(best_runs, {r["seed"]: r for r in ner_run_files(root, other)})
+        diffs = _paired(*({r["seed"]: r for r in ner_run_files(root, v)} for v in (a, b)))
         dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))
         ahead = sum(d["test_f1"] > 0 for d in diffs.values())
-        rows.append([f"`{best}` − `{other}`", ", ".join(map(str, diffs)),
+        rows.append([f"`{a}` − `{b}`", ", ".join(map(str, diffs)),
                      _signed(dev, len(diffs)), _signed(test, len(diffs)), f"{ahead} of {len(diffs)}"])
     body = table(["difference (paired by seed)", "seeds", "dev F1", "test F1", "seeds where test F1 is ahead"], rows)
     return block(body, Source((f"{NER_RUNS}/*.json",)))

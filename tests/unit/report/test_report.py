@@ -105,3 +105,26 @@ def test_the_paired_ner_table_counts_the_run_files_not_an_older_summary(project_
     row = next(line for line in ner_paired(project_copy).splitlines() if f"`{other}` |" in line)
     seeds = sorted([*mine, new_seed])
     assert f"| {', '.join(map(str, seeds))} |" in row and row.endswith(f" of {len(seeds)} |"), row
+
+
+def test_the_paired_ner_table_shows_what_the_graph_adds_under_each_recipe(project_copy):
+    """Each variant with a no-graph ablation, the default or not, has its own row
+    `variant − ablation`, equal to the differences taken seed by seed from the run files."""
+    from tasks.report.results import NER_ABLATION, ner_paired
+
+    runs = project_copy / "benchmarks" / "results" / "ner_seeds"
+    table = ner_paired(project_copy)
+    checked = 0
+    for variant, ablation in NER_ABLATION.items():
+        a, b = ({json.loads(p.read_text())["seed"]: json.loads(p.read_text()) for p in runs.glob(f"{v}-seed*.json")}
+                for v in (variant, ablation))
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
+            continue
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{variant}` − `{ablation}` |"))
+        dev = mean_std(a[s]["dev_f1"] - b[s]["dev_f1"] for s in seeds)
+        ahead = sum(a[s]["test_f1"] > b[s]["test_f1"] for s in seeds)
+        assert f"| {', '.join(map(str, seeds))} | {dev[0] * 100:+.2f} ± {dev[1] * 100:.2f} |" in row, row
+        assert row.endswith(f"| {ahead} of {len(seeds)} |"), row
+        checked += 1
+    assert checked >= 2  # the current default's pair and the previous default's

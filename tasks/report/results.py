@@ -230,7 +230,8 @@ def summary(root: Path) -> str:
         ["NER, CoNLL-2003 test span F1", f"original claim {ORIGINAL_NER_F1}",
          f"**{_seed_stat(runs, 'test_f1')}** ({len(runs)} seed{'s' * (len(runs) > 1)}); "
          f"committed run {pct(ner['test']['f1'])}",
-         f"without the GCN {_seed_stat(no_graph, 'test_f1')}" if no_graph else "—"],
+         f"without the GCN {_seed_stat(no_graph, 'test_f1')} ({len(no_graph)} seed{'s' * (len(no_graph) > 1)})"
+         if no_graph else "without the GCN: not run yet"],
         ["Tags, citeulike-t test macro F1 (thresholded)", cell("text", "macro_f1_thresholded"),
          f"**{cell(learned, 'macro_f1_thresholded')}**", cell("label_propagation", "macro_f1_thresholded")],
         ["Tags, citeulike-t test LRAP", cell("text", "lrap"), f"**{cell(learned, 'lrap')}**",

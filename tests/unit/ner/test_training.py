@@ -83,8 +83,9 @@ def test_clip_norm_reaches_the_optimizer_and_the_checkpoint_key(prepared, tmp_pa
     for clip, expected in ((1.0, 1.0), (0.0, None)):
         model, _ = tn.build_or_resume(config, data, 1e-3, tn.Checkpoint(tmp_path / str(clip)), clip)
         assert model.optimizer.global_clipnorm == expected
-    clipped = prepared.model_copy(update={"train": prepared.train.model_copy(update={"clip_norm": 1.0})})
-    assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(prepared)  # no resume across clip settings
+    clipped, unclipped = (prepared.model_copy(update={"train": prepared.train.model_copy(update={"clip_norm": c})})
+                          for c in (1.0, 0.0))
+    assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(unclipped)  # no resume across clip settings
 
 
 def test_decayed_rate_follows_the_epoch_across_a_resume(prepared, monkeypatch):

@@ -90,6 +90,10 @@ def ner_variant_label(variant: str, default: str | None) -> str:
     return f"{name}: {NER_VARIANTS.get(variant, '')}".rstrip(": ")
 
 
+def _seeds(runs: dict) -> str:
+    return f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+
+
 def ner_run_files(root: Path, variant: str) -> list[dict]:
     return [load(root, str(p.relative_to(root))) for p in sorted((root / NER_RUNS).glob(f"{variant}-seed*.json"))]
 
@@ -101,8 +105,9 @@ def ner_seeds(root: Path) -> str:
         runs = ner_run_files(root, variant)
         backends |= {r["backend"] for r in runs}
         per_seed = {str(r["seed"]): r for r in runs}
-        rows.append([ner_variant_label(variant, summary["default"]), ", ".join(per_seed), _seed_stat(per_seed, "dev_f1"),
-                     _seed_stat(per_seed, "test_f1"), _seed_stat(per_seed, "test_precision"),
+        rows.append([ner_variant_label(variant, summary["default"]), ", ".join(per_seed),
+                     _seed_stat(per_seed, "dev_f1"), _seed_stat(per_seed, "test_f1"),
+                     _seed_stat(per_seed, "test_precision"),
                      " / ".join(pct(r["test_f1"]) for r in runs),
                      f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}"])
     body = table(["variant", "seeds", "dev F1", "test F1", "test precision", "test F1 per seed", "epochs run"], rows)
@@ -114,15 +119,16 @@ def ner_seeds(root: Path) -> str:
 def ner_paired(root: Path) -> str:
     """The default minus every other variant, then each other variant minus its own
     no-graph ablation (what the graph adds under that recipe), paired by seed."""
-    summary = load(root, NER_SEEDS)
-    best = summary["default"]
-    pairs = [(best, other) for other in summary["paired_vs_default"]]
-    pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in summary["variants"]
-              and a in summary["variants"]]
+    best = load(root, NER_SEEDS)["default"]
+    # Which variants ran, from the run files too (the summary may predate a run).
+    ran = sorted({p.name.rsplit("-seed", 1)[0] for p in (root / NER_RUNS).glob("*-seed*.json")})
+    pairs = [(best, other) for other in ran if other != best]
+    pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in ran and a in ran]
     rows = []
     for a, b in pairs:
-        # Seeds, differences and counts all from the run files (the summary may predate a run).
         diffs = _paired(*({r["seed"]: r for r in ner_run_files(root, v)} for v in (a, b)))
+        if not diffs:  # no seed in common: nothing to pair
+            continue
         dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))
         ahead = sum(d["test_f1"] > 0 for d in diffs.values())
         rows.append([f"`{a}` − `{b}`", ", ".join(map(str, diffs)),
@@ -228,10 +234,9 @@ def summary(root: Path) -> str:
 
     rows = [
         ["NER, CoNLL-2003 test span F1", f"original claim {ORIGINAL_NER_F1}",
-         f"**{_seed_stat(runs, 'test_f1')}** ({len(runs)} seed{'s' * (len(runs) > 1)}); "
-         f"committed run {pct(ner['test']['f1'])}",
-         f"without the GCN {_seed_stat(no_graph, 'test_f1')} ({len(no_graph)} seed{'s' * (len(no_graph) > 1)})"
-         if no_graph else "without the GCN: not run yet"],
+         f"**{_seed_stat(runs, 'test_f1')}** ({_seeds(runs)}); committed run {pct(ner['test']['f1'])}",
+         f"without the GCN {_seed_stat(no_graph, 'test_f1')} ({_seeds(no_graph)})" if no_graph
+         else "without the GCN: not run yet"],
         ["Tags, citeulike-t test macro F1 (thresholded)", cell("text", "macro_f1_thresholded"),
          f"**{cell(learned, 'macro_f1_thresholded')}**", cell("label_propagation", "macro_f1_thresholded")],
         ["Tags, citeulike-t test LRAP", cell("text", "lrap"), f"**{cell(learned, 'lrap')}**",

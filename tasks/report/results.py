@@ -120,13 +120,15 @@ def ner_paired(root: Path) -> str:
     """The default minus every other variant, then each other variant minus its own
     no-graph ablation (what the graph adds under that recipe), paired by seed."""
     best = load(root, NER_SEEDS)["default"]
-    # Which variants ran, from the run files too (the summary may predate a run).
+    # Which variants ran, from the run files too (the summary may predate a run); each
+    # variant's files read once.
     ran = sorted({p.name.rsplit("-seed", 1)[0] for p in (root / NER_RUNS).glob("*-seed*.json")})
+    by_seed = {v: {r["seed"]: r for r in ner_run_files(root, v)} for v in ran}
     pairs = [(best, other) for other in ran if other != best]
     pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in ran and a in ran]
     rows = []
     for a, b in pairs:
-        diffs = _paired(*({r["seed"]: r for r in ner_run_files(root, v)} for v in (a, b)))
+        diffs = _paired(by_seed.get(a, {}), by_seed[b])  # the default may have no run yet
         if not diffs:  # no seed in common: nothing to pair
             continue
         dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))

@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+RAW = ROOT / "data" / "raw" / "conll2003"
+FILES = ("train.txt", "valid.txt", "test.txt")
+
+# Tiny configurations: overrides of the project's params.yaml, never a second set of defaults.
+TINY_NER = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.model.gcn_units": 8,
+            "ner.model.char_filters": 4, "ner.train.epochs": 3, "ner.train.batch_size": 8, "ner.train.patience": 5}
+TINY_TAGS = {"tags.sampling.sampling_ratio": 0.5, "tags.sage.sample_sizes": [4, 3],
+             "tags.sage.embedding_dimension": 16, "tags.sage.epochs": 3, "tags.sage.batch_size": 16,
+             "tags.sage.search_depth": 3, "tags.evaluate.min_count": 5, "tags.evaluate.untagged_sample": 5,
+             "tags.evaluate.max_iter": 100, "tags.evaluate.seeds": [1, 2], "tags.sage.compare": ["random"]}
 
 
 def load_benchmark(name: str):
@@ -21,16 +31,6 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-RAW = ROOT / "data" / "raw" / "conll2003"
-FILES = ("train.txt", "valid.txt", "test.txt")
-
-# Tiny configurations: overrides of the project's params.yaml, never a second set of defaults.
-TINY_NER = {"ner.data.max_sentences": 40, "ner.model.context_units": 8, "ner.model.gcn_units": 8,
-            "ner.model.char_filters": 4, "ner.train.epochs": 3, "ner.train.batch_size": 8, "ner.train.patience": 5}
-TINY_TAGS = {"tags.sampling.sampling_ratio": 0.5, "tags.sage.sample_sizes": [4, 3],
-             "tags.sage.embedding_dimension": 16, "tags.sage.epochs": 3, "tags.sage.batch_size": 16,
-             "tags.sage.search_depth": 3, "tags.evaluate.min_count": 5, "tags.evaluate.untagged_sample": 5,
-             "tags.evaluate.max_iter": 100, "tags.evaluate.seeds": [1, 2], "tags.sage.compare": ["random"]}
 
 
 def project_params_raw(overrides: dict[str, Any] | None = None) -> dict:

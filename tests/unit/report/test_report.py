@@ -118,7 +118,7 @@ def test_the_paired_ner_table_shows_what_the_graph_adds_under_each_recipe(projec
     table = ner_paired(project_copy)
     checked = 0
     for variant, ablation in NER_ABLATION.items():
-        a, b = ({json.loads(p.read_text())["seed"]: json.loads(p.read_text()) for p in runs.glob(f"{v}-seed*.json")}
+        a, b = ({r["seed"]: r for r in (json.loads(p.read_text()) for p in runs.glob(f"{v}-seed*.json"))}
                 for v in (variant, ablation))
         seeds = sorted(set(a) & set(b))
         if not seeds:

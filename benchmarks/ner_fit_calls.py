@@ -10,15 +10,19 @@ epoch's end to its own, which also holds what falls between epochs (a fit call's
 and tear-down), by wall clock and by the process's CPU time (user + system, every
 thread); and it counts the batches each epoch's sequence held and the batches trained:
 
-  one_call    the reference: one fit over ``--epochs`` epochs, batches reshuffled
-              between epochs by an on_epoch_end hook, as the stage did before
-  per_epoch   the stage now: one fit per epoch, each on a fresh BatchSequence
+  one_call             the first reference: one fit over ``--epochs`` epochs, batches
+                       reshuffled between epochs by an on_epoch_end hook, as the stage did
+  per_epoch_1_worker   the second: one fit per epoch, its batches fed by one worker
+                       (Keras's default: a tf.data prefetch whose autotuning thread the end
+                       of each fit waits for), as the stage did until BatchSequence.WORKERS
+  per_epoch            the stage now: one fit per epoch, each on a fresh BatchSequence
 
-The first epoch includes tracing (one graph per batch shape); the ratio compares the
-means of the later epochs' spans. Each call adds a repeat to the results file (earlier
+The first epoch includes tracing (one graph per batch shape); the ratios compare the
+means of the later epochs' spans, each way's over the stage's (``per_epoch``). Each call adds a repeat to the results file (earlier
 repeats on the same machine are kept): on this VM one run is not enough.
 
     python benchmarks/ner_fit_calls.py --epochs 5
+    python benchmarks/ner_fit_calls.py --epochs 6 --ways per_epoch_1_worker per_epoch
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ from tasks.report.markdown import this_machine  # noqa: E402
 quiet_environment()
 PREPARED = ROOT / "data" / "prepared" / "ner"
 OUT = ROOT / "benchmarks" / "results" / "ner_fit_calls.json"
-WAYS = ("one_call", "per_epoch")
+WAYS = ("one_call", "per_epoch_1_worker", "per_epoch")
 
 
 def cpu_seconds() -> float:
@@ -69,7 +73,10 @@ def timed_training(way: str, epochs: int) -> dict:
     from tasks.ner.training import Checkpoint, batching, build_or_resume, epoch_batches, load_prepared, model_config
 
     class Reshuffling(BatchSequence):
-        """The stage's old sequence: one instance for the whole fit, reshuffled per epoch."""
+        """The stage's old sequence: one instance for the whole fit, reshuffled per epoch,
+        fed by one worker."""
+
+        WORKERS = 1
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -115,10 +122,12 @@ def timed_training(way: str, epochs: int) -> dict:
                           word_dropout=tp.word_dropout, **batching(tp, config))
         model.fit(seq, epochs=epochs, callbacks=[Clock()], verbose=0)
     else:
+        if way == "per_epoch_1_worker":
+            BatchSequence.WORKERS = 1
         for epoch in range(epochs):
             seq = epoch_batches(data, tp, config, epoch)  # the stage's own
             model.fit(seq, epochs=epoch + 1, initial_epoch=epoch, callbacks=[Clock()], verbose=0)
-    return {"epochs": rows, "total_wall_s": time.perf_counter() - ends[0][0]}
+    return {"epochs": rows, "total_wall_s": time.perf_counter() - ends[0][0], "feeding_workers": seq.workers}
 
 
 def summary(run: dict) -> dict:
@@ -133,6 +142,8 @@ def summary(run: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=4, help="epochs per way (at least 2; the first is not compared)")
+    ap.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS),
+                    help="which ways to run (default: all; per_epoch, the stage's, always runs)")
     ap.add_argument("--way", choices=WAYS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.epochs < 2:
@@ -143,7 +154,7 @@ def main() -> None:
     if not (PREPARED / "train.npz").is_file():
         sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
     runs = {}
-    for way in WAYS:
+    for way in [w for w in WAYS if w in args.ways or w == "per_epoch"]:
         print(f"{way}: {args.epochs} epochs ...", flush=True)
         proc = subprocess.run([sys.executable, __file__, "--way", way, "--epochs", str(args.epochs)],
                               stdout=subprocess.PIPE, text=True)
@@ -151,17 +162,21 @@ def main() -> None:
             sys.exit(f"error: {way} failed (exit {proc.returncode}); its log is above")
         run = json.loads(proc.stdout.strip().splitlines()[-1])
         runs[way] = {**run, **summary(run)}
-    ratio = runs["one_call"]["later_span_wall_s"] / runs["per_epoch"]["later_span_wall_s"]
-    print("\n| way | total s | later epochs: pass s | span s | span CPU s | cores busy | batches not trained |")
-    print("|---|---|---|---|---|---|---|")
+    ratios = {way: r["later_span_wall_s"] / runs["per_epoch"]["later_span_wall_s"]
+              for way, r in runs.items() if way != "per_epoch"}
+    print("\n| way | feeding workers | total s | later epochs: pass s | span s | span CPU s | cores busy | "
+          "batches not trained |")
+    print("|---|---|---|---|---|---|---|---|")
     for way, r in runs.items():
-        print(f"| {way} | {r['total_wall_s']:.0f} | {r['later_pass_wall_s']:.1f} | {r['later_span_wall_s']:.1f} | "
-              f"{r['later_span_cpu_s']:.1f} | {r['later_span_cores_busy']:.2f} | {r['batches_not_trained']} |")
-    print(f"later epochs' spans, one fit over one fit per epoch: {ratio:.2f}x")
+        print(f"| {way} | {r['feeding_workers']} | {r['total_wall_s']:.0f} | {r['later_pass_wall_s']:.1f} | "
+              f"{r['later_span_wall_s']:.1f} | {r['later_span_cpu_s']:.1f} | {r['later_span_cores_busy']:.2f} | "
+              f"{r['batches_not_trained']} |")
+    for way, ratio in ratios.items():
+        print(f"later epochs' spans, {way} over per_epoch: {ratio:.2f}x")
     command = " ".join(["python", "benchmarks/ner_fit_calls.py"] + sys.argv[1:])
     repeat = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": command,
               "backend": settings().keras_backend,
-              "span_ratio_one_call_over_per_epoch": ratio, "runs": runs}
+              "span_ratios_over_per_epoch": ratios, "runs": runs}
     machine = this_machine()
     previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
     repeats = previous.get("repeats", []) if previous.get("machine") == machine else []

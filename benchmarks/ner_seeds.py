@@ -71,6 +71,11 @@ VARIANTS: dict[str, dict] = {
     "graph_clip_norm": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
     "no_graph_clip_norm": {"ner.model.preset": "default", "ner.model.gcn_layers": 0, "ner.train.batches": "documents",
                            "ner.train.clip_norm": 1.0},
+    # The clipped default's two single-graph ablations: what each edge kind adds under it.
+    "dependency_arcs_only_clip_norm": {"ner.model.preset": "default", "ner.model.doc_neighbours": 0,
+                                       "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
+    "document_edges_only_clip_norm": {"ner.model.preset": "default", "ner.model.dependency_arcs": False,
+                                      "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
     # The default with Ma & Hovy 2016's inverse-time decay (rho = 0.05 per epoch).
     "graph_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.lr_decay": 0.05},
 }

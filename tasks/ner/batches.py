@@ -282,12 +282,21 @@ class BatchSequence(keras.utils.PyDataset):
     fit starts, and reshuffled document batches vary in number, so reshuffling inside one
     fit would drop batches. ``doc_neighbours`` > 0 adds the document edges (``doc_src``).
     ``word_dropout`` > 0 replaces the split's singletons by UNK with that chance, drawn
-    per (seed, epoch, batch), so a batch is the same whichever worker builds it."""
+    per (seed, epoch, batch), so a batch is the same whichever worker builds it.
+
+    Two worker threads build the batches (Keras's ordered enqueuer: same batches, same
+    order). With Keras's default single worker, TensorFlow feeds ``fit`` through a
+    ``prefetch(AUTOTUNE)`` dataset whose autotuning thread sleeps on a timed wait; the end
+    of each ``fit`` call waits for it to wake, and train_ner, one ``fit`` per epoch, lost
+    about 6 of its 20 minutes so, both cores idle (benchmarks/fit_teardown.py). With
+    workers > 1 Keras turns autotuning off."""
+
+    WORKERS = 2
 
     def __init__(self, split: NerSplit, batch_size: int, max_word_length: int, seed: int | None,
                  with_labels: bool = True, epoch: int = 0, ladder: tuple[int, ...] | None = LENGTH_LADDER,
                  documents: bool = False, doc_neighbours: int = 0, word_dropout: float = 0.0):
-        super().__init__()
+        super().__init__(workers=self.WORKERS)
         self.split, self.batch_size, self.max_word_length = split, batch_size, max_word_length
         self.seed, self.with_labels, self.epoch, self.ladder = seed, with_labels, epoch, ladder
         self.documents, self.doc_neighbours, self.word_dropout = documents, doc_neighbours, word_dropout

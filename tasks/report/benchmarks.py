@@ -60,17 +60,28 @@ def ner_stage_epoch(root: Path) -> str:
 def ner_fit_calls(root: Path) -> str:
     rel = f"{RESULTS}/ner_fit_calls.json"
     d = load(root, rel)
-    labels = {"one_call": "one fit over every epoch (before)", "per_epoch": "one fit per epoch (train_ner now)"}
-    rows = [[rep["date"], labels[way], " / ".join(f"{e['span_wall_s']:.0f}" for e in r["epochs"]),
+    rows = [[rep["date"], fit_calls_label(way, r.get("feeding_workers", 1)),
+             " / ".join(f"{e['span_wall_s']:.0f}" for e in r["epochs"]),
              seconds(r["later_pass_wall_s"]), seconds(r["later_span_wall_s"]), seconds(r["later_span_cpu_s"]),
              f"{r['later_span_cores_busy']:.2f}", f"{r['batches_not_trained']} of "
              f"{sum(e['batches'] for e in r['epochs']):,}"]
             for rep in d["repeats"] for way, r in rep["runs"].items()]
     body = table(["run", "fit calls", "span of each epoch, s", "later epochs: training pass", "span", "span CPU",
                   "cores busy", "batches not trained"], rows)
-    ratios = ", ".join(f"{rep['span_ratio_one_call_over_per_epoch']:.2f}x" for rep in d["repeats"])
-    body += f"\n\nLater epochs' mean span, one fit over one fit per epoch, per run: **{ratios}**."
+    # Runs before the third way kept one ratio (one_call over per_epoch, one worker each).
+    ratios = "; ".join(f"{rep['date']}: " + ", ".join(
+        f"{fit_calls_label(way, 1)} {ratio:.2f}x"
+        for way, ratio in rep.get("span_ratios_over_per_epoch", {"one_call": rep.get(
+            "span_ratio_one_call_over_per_epoch")}).items()) for rep in d["repeats"])
+    body += f"\n\nLater epochs' mean span of each way over the same run's last row (train_ner's way then): **{ratios}**."
     return block(body, _source(rel, d))
+
+
+def fit_calls_label(way: str, workers: int) -> str:
+    """A benchmarks/ner_fit_calls.py way, in words."""
+    if way == "one_call":
+        return "one fit over every epoch"
+    return f"one fit per epoch, {workers} feeding worker{'s' if workers > 1 else ''}"
 
 
 def ner_step_revisions(root: Path) -> str:

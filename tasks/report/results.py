@@ -26,6 +26,8 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "graph_word_dropout": "`graph` with singleton UNK (`ner.train.word_dropout: 0.5`)",
     "graph_clip_norm": "`graph` with gradient normalisation (`ner.train.clip_norm: 1.0`)",
     "no_graph_clip_norm": "`graph_clip_norm` without the GCN (ablation)",
+    "dependency_arcs_only_clip_norm": "`graph_clip_norm` without document edges (`doc_neighbours: 0`)",
+    "document_edges_only_clip_norm": "`graph_clip_norm` without dependency arcs (`dependency_arcs: false`)",
     "graph_lr_decay": "`graph` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",

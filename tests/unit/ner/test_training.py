@@ -1,6 +1,6 @@
 """NER training on tiny data: outputs, early stopping bookkeeping, resume after an
 interruption, a checkpoint that a changed model or data does not resume, determinism,
-and inference from the artifact alone."""
+batch feeding threads that change nothing, and inference from the artifact alone."""
 import json
 from pathlib import Path
 
@@ -162,6 +162,25 @@ def test_training_is_deterministic_by_seed(prepared):
     assert Path("plots/ner/history.csv").read_text().split("\n")[0] == history.split("\n")[0]
     losses = lambda text: [line.split(",")[:5] for line in text.splitlines()]  # noqa: E731 (not the seconds)
     assert losses(Path("plots/ner/history.csv").read_text()) == losses(history)
+
+
+def test_batch_worker_threads_train_the_same_weights_as_one(prepared, monkeypatch):
+    """Two feeding threads (BatchSequence.WORKERS, to avoid tf.data's end-of-fit wait)
+    must give the model exactly what one gives: the same batches in the same order."""
+    import tasks.ner.batches as nb
+    import tasks.ner.training as tn
+
+    def trained_weights(workers: int) -> tuple[dict, list[np.ndarray]]:
+        monkeypatch.setattr(nb.BatchSequence, "WORKERS", workers)
+        kept = []
+        real_write = tn.write_outputs
+        monkeypatch.setattr(tn, "write_outputs", lambda model, *a: (kept.append(model.get_weights()),
+                                                                     real_write(model, *a)))
+        return tn.train(prepared), kept[0]
+
+    one, two = trained_weights(1), trained_weights(2)
+    assert two[0] == one[0]
+    assert len(two[1]) == len(one[1]) and all(np.array_equal(a, b) for a, b in zip(one[1], two[1]))
 
 
 def test_inference_reads_only_the_artifact(prepared, tmp_path):

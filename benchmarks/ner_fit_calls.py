@@ -18,8 +18,9 @@ thread); and it counts the batches each epoch's sequence held and the batches tr
   per_epoch            the stage now: one fit per epoch, each on a fresh BatchSequence
 
 The first epoch includes tracing (one graph per batch shape); the ratios compare the
-means of the later epochs' spans, each way's over the stage's (``per_epoch``). Each call adds a repeat to the results file (earlier
-repeats on the same machine are kept): on this VM one run is not enough.
+means of the later epochs' spans, each way's over the stage's (``per_epoch``). Each call
+adds a repeat to the results file (earlier repeats on the same machine are kept): on
+this VM one run is not enough.
 
     python benchmarks/ner_fit_calls.py --epochs 5
     python benchmarks/ner_fit_calls.py --epochs 6 --ways per_epoch_1_worker per_epoch

@@ -73,7 +73,8 @@ def ner_fit_calls(root: Path) -> str:
         f"{fit_calls_label(way, 1)} {ratio:.2f}x"
         for way, ratio in rep.get("span_ratios_over_per_epoch", {"one_call": rep.get(
             "span_ratio_one_call_over_per_epoch")}).items()) for rep in d["repeats"])
-    body += f"\n\nLater epochs' mean span of each way over the same run's last row (train_ner's way then): **{ratios}**."
+    body += (f"\n\nLater epochs' mean span of each way over the same run's last row (train_ner's way then): "
+             f"**{ratios}**.")
     return block(body, _source(rel, d))
 
 

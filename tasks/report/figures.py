@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tasks.common.stats import mean_std
 from tasks.report.markdown import load
-from tasks.report.results import NER_SEEDS, ner_run_files
+from tasks.report.ner_tables import NER_SEEDS, ner_run_files
 
 SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "gnn-pipelines", "font.size": 9}
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from tasks.common.stats import format_mean_std, mean_std
+
 # The machine every committed figure is meant to come from; a table whose source file
 # names another one is marked, since timings and even trained results differ across machines.
 REFERENCE_MACHINE = "vm x86_64, 2 cores"
@@ -97,3 +99,11 @@ def pct(x: float, digits: int = 2) -> str:
 
 def seconds(x: float) -> str:
     return f"{x:.1f} s"
+
+
+def seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) -> str:
+    """mean ± sample std over the seeds; one seed has no spread, so its value stands alone."""
+    values = [run[key] for run in per_seed.values()]
+    if len(values) == 1:
+        return f"{values[0] * scale:.{digits}f}"
+    return format_mean_std(*mean_std(values), digits=digits, scale=scale)

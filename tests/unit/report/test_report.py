@@ -93,7 +93,7 @@ def test_the_figure_is_redrawn_from_the_files_and_a_stale_one_fails_the_check(pr
 def test_the_paired_ner_table_counts_the_run_files_not_an_older_summary(project_copy):
     """A variant's run finished after metrics/ner_seeds.json was last summarised: its seed
     joins the paired row (seeds, mean ± std, seeds ahead), from the run files alone."""
-    from tasks.report.results import ner_paired
+    from tasks.report.ner_tables import ner_paired
 
     runs = project_copy / "benchmarks" / "results" / "ner_seeds"
     summary = json.loads((project_copy / "metrics" / "ner_seeds.json").read_text())
@@ -112,7 +112,7 @@ def test_the_paired_ner_table_counts_the_run_files_not_an_older_summary(project_
 def test_the_paired_ner_table_shows_what_the_graph_adds_under_each_recipe(project_copy):
     """Each variant with a no-graph ablation, the default or not, has its own row
     `variant − ablation`, equal to the differences taken seed by seed from the run files."""
-    from tasks.report.results import NER_ABLATION, ner_paired
+    from tasks.report.ner_tables import NER_ABLATION, ner_paired
 
     runs = project_copy / "benchmarks" / "results" / "ner_seeds"
     table = ner_paired(project_copy)

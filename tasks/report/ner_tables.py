@@ -1,0 +1,150 @@
+"""The NER results tables: the seed runs of every variant, their paired differences,
+the committed run, and how long a train_ner run takes.
+
+Every ``±`` is the sample standard deviation over seeds (tasks/common/stats.py), computed
+here from the per-seed figures the files keep, so a table never depends on which std a
+metrics file stored.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from tasks.common.stats import format_mean_std, mean_std
+from tasks.report.markdown import Source, block, load, pct, seed_stat, table
+
+NER_SEEDS = "metrics/ner_seeds.json"
+NER_RUNS = "benchmarks/results/ner_seeds"
+NER_METRICS = "metrics/ner.json"
+NER_HISTORY = "plots/ner/history.csv"
+NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are ranked by dev, so each names its base)
+    "graph": "BiLSTM + char CNN + gated GCN over dependency arcs and document edges + CRF, IOBES",
+    "no_graph": "`graph` without the GCN (`gcn_layers: 0`, ablation)",
+    "dependency_arcs_only": "`graph` without document edges (`doc_neighbours: 0`)",
+    "document_edges_only": "`graph` without dependency arcs (`dependency_arcs: false`)",
+    "graph_word_dropout": "`graph` with singleton UNK (`ner.train.word_dropout: 0.5`)",
+    "graph_clip_norm": "`graph` with gradient normalisation (`ner.train.clip_norm: 1.0`)",
+    "no_graph_clip_norm": "`graph_clip_norm` without the GCN (ablation)",
+    "dependency_arcs_only_clip_norm": "`graph_clip_norm` without document edges (`doc_neighbours: 0`)",
+    "document_edges_only_clip_norm": "`graph_clip_norm` without dependency arcs (`dependency_arcs: false`)",
+    "graph_lr_decay": "`graph` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
+    "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
+    "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",
+    "default_softmax": "`default_crf` with a softmax output (`output: dense`)",
+    "seed_readme": "the original README's model",
+    "seed_train": "the original `train.py`",
+}
+# variant -> the same without its GCN
+NER_ABLATION = {"graph": "no_graph", "graph_clip_norm": "no_graph_clip_norm", "default_crf": "default_crf_no_gcn"}
+
+
+def ner_variant_label(variant: str, default: str | None) -> str:
+    """``variant``: what it is; the default (what params.yaml trains) in bold."""
+    name = f"**`{variant}` (default)**" if variant == default else f"`{variant}`"
+    return f"{name}: {NER_VARIANTS.get(variant, '')}".rstrip(": ")
+
+
+def seed_count(runs: dict) -> str:
+    return f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+
+
+def ner_run_files(root: Path, variant: str) -> list[dict]:
+    return [load(root, str(p.relative_to(root))) for p in sorted((root / NER_RUNS).glob(f"{variant}-seed*.json"))]
+
+
+def ner_seeds(root: Path) -> str:
+    summary = load(root, NER_SEEDS)
+    rows, backends = [], set()
+    for variant in summary["ranked_by_dev_f1"]:
+        runs = ner_run_files(root, variant)
+        backends |= {r["backend"] for r in runs}
+        per_seed = {str(r["seed"]): r for r in runs}
+        rows.append([ner_variant_label(variant, summary["default"]), ", ".join(per_seed),
+                     seed_stat(per_seed, "dev_f1"), seed_stat(per_seed, "test_f1"),
+                     seed_stat(per_seed, "test_precision"),
+                     " / ".join(pct(r["test_f1"]) for r in runs),
+                     f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}"])
+    body = table(["variant", "seeds", "dev F1", "test F1", "test precision", "test F1 per seed", "epochs run"], rows)
+    command = ("python benchmarks/ner_seeds.py --variants " + " ".join(summary["ranked_by_dev_f1"]) +
+               f" (KERAS_BACKEND={'/'.join(sorted(backends))})")
+    return block(body, Source((NER_SEEDS, f"{NER_RUNS}/*.json"), command))
+
+
+def ner_paired(root: Path) -> str:
+    """The default minus every other variant, then each other variant minus its own
+    no-graph ablation (what the graph adds under that recipe), paired by seed."""
+    best = load(root, NER_SEEDS)["default"]
+    # Which variants ran, from the run files too (the summary may predate a run); each
+    # variant's files read once.
+    ran = sorted({p.name.rsplit("-seed", 1)[0] for p in (root / NER_RUNS).glob("*-seed*.json")})
+    by_seed = {v: {r["seed"]: r for r in ner_run_files(root, v)} for v in ran}
+    pairs = [(best, other) for other in ran if other != best]
+    pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in ran and a in ran]
+    rows = []
+    for a, b in pairs:
+        diffs = _paired(by_seed.get(a, {}), by_seed[b])  # the default may have no run yet
+        if not diffs:  # no seed in common: nothing to pair
+            continue
+        dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))
+        ahead = sum(d["test_f1"] > 0 for d in diffs.values())
+        rows.append([f"`{a}` − `{b}`", ", ".join(map(str, diffs)),
+                     _signed(dev, len(diffs)), _signed(test, len(diffs)), f"{ahead} of {len(diffs)}"])
+    body = table(["difference (paired by seed)", "seeds", "dev F1", "test F1", "seeds where test F1 is ahead"], rows)
+    return block(body, Source((f"{NER_RUNS}/*.json",)))
+
+
+def _signed(stat: tuple[float, float], n: int) -> str:
+    """A paired difference in F1 points: ``+0.21 ± 0.31``; one seed has no spread."""
+    return f"{stat[0] * 100:+.2f}" + (f" ± {stat[1] * 100:.2f}" if n > 1 else "")
+
+
+def _paired(a: dict[int, dict], b: dict[int, dict]) -> dict[int, dict[str, float]]:
+    """{seed: {dev_f1, test_f1}: a's minus b's} over the seeds both runs have."""
+    return {s: {k: a[s][k] - b[s][k] for k in ("dev_f1", "test_f1")} for s in sorted(a) if s in b}
+
+
+def ner_committed(root: Path) -> str:
+    m = load(root, NER_METRICS)
+    rows = [[split, pct(m[split]["precision"]), pct(m[split]["recall"]), f"**{pct(m[split]['f1'])}**",
+             *(pct(m[split]["per_type"][t]["f1"]) for t in ("PER", "LOC", "ORG", "MISC"))]
+            for split in ("dev", "test")]
+    body = table(["split", "precision", "recall", "F1", "PER F1", "LOC F1", "ORG F1", "MISC F1"], rows)
+    body += (f"\n\nBest epoch {m['best_epoch']} of {m['epochs_run']} (chosen on dev F1, seed 42, "
+             "params.yaml as committed).")
+    return block(body, Source((NER_METRICS,), "dvc repro train_ner"))
+
+
+def ner_stage_time(root: Path) -> str:
+    """How long a ``train_ner`` run takes, from the seed runs' own clocks (a resumed run's
+    clock covers only its last part, so it is left out)."""
+    rows, machines, summary = [], set(), load(root, NER_SEEDS)
+    for variant in summary["ranked_by_dev_f1"]:
+        runs = [r for r in ner_run_files(root, variant) if "resumed_after_epoch" not in r]
+        if not runs:
+            continue
+        machines |= {r["machine"] for r in runs if "machine" in r}
+        minutes = [r["seconds"] / 60 for r in runs]
+        spread = f"({min(minutes):.0f}-{max(minutes):.0f})"
+        rows.append([ner_variant_label(variant, summary["default"]), str(len(runs)),
+                     f"{format_mean_std(*mean_std(minutes), digits=1, scale=1)} {spread}",
+                     f"{mean_std(r['epochs_run'] for r in runs)[0]:.0f}",
+                     f"{mean_std(r['seconds'] / r['epochs_run'] for r in runs)[0]:.0f} s"])
+    body = table(["variant", "runs timed", "minutes per run (range)", "epochs run", "seconds per epoch"], rows)
+    epochs = committed_epoch_seconds(root)
+    body += (f"\n\nThe committed model's own run (`dvc repro train_ner`, `{NER_HISTORY}`): {len(epochs)} epochs, "
+             f"{sum(epochs) / 60:.1f} min of epochs, median {statistics.median(epochs):.1f} s per epoch.")
+    command = "python benchmarks/ner_seeds.py; dvc repro train_ner"
+    return block(body, Source((f"{NER_RUNS}/*.json", NER_HISTORY), command, ", ".join(sorted(machines))))
+
+
+def committed_epoch_seconds(root: Path) -> list[float]:
+    """Seconds of each epoch of the committed train_ner run (its history file)."""
+    import csv
+
+    with open(root / NER_HISTORY, newline="") as f:
+        return [float(row["seconds"]) for row in csv.DictReader(f)]
+
+
+
+TABLES = {"ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
+          "ner-stage-time": ner_stage_time}

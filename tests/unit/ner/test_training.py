@@ -170,10 +170,11 @@ def test_batch_worker_threads_train_the_same_weights_as_one(prepared, monkeypatc
     import tasks.ner.batches as nb
     import tasks.ner.training as tn
 
+    real_write = tn.write_outputs
+
     def trained_weights(workers: int) -> tuple[dict, list[np.ndarray]]:
         monkeypatch.setattr(nb.BatchSequence, "WORKERS", workers)
         kept = []
-        real_write = tn.write_outputs
         monkeypatch.setattr(tn, "write_outputs", lambda model, *a: (kept.append(model.get_weights()),
                                                                      real_write(model, *a)))
         return tn.train(prepared), kept[0]

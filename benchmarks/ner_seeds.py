@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
-from tasks.common.params import NerModel, ParamsError, apply_overrides, read_raw, validate_params  # noqa: E402
+from tasks.common.params import (NerModel, NerTrain, ParamsError, apply_overrides, read_raw, switches_off,  # noqa: E402
+                                 validate_params)
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
 from tasks.report.markdown import this_machine  # noqa: E402
@@ -80,10 +81,11 @@ VARIANTS: dict[str, dict] = {
     "graph_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.lr_decay": 0.05},
 }
 # Keep the model fields a variant does not name at the preset's value, and the training
-# recipe's switches it does not name off, whatever the project's params.yaml sets: a run
-# file stays that variant's when params.yaml adopts a new default.
+# recipe's switches it does not name off (the NerTrain fields given an ``off`` value),
+# whatever the project's params.yaml sets: a run file stays that variant's when
+# params.yaml adopts a new default.
 MODEL_OVERRIDES = tuple(f for f in NerModel.model_fields if f != "preset")
-RECIPE_OFF = {"ner.train.word_dropout": 0.0, "ner.train.clip_norm": 0.0, "ner.train.lr_decay": 0.0}
+RECIPE_OFF = {f"ner.train.{name}": off for name, off in switches_off(NerTrain).items()}
 
 RUN_SCRIPT = """
 import json, sys, time

@@ -28,9 +28,21 @@ class Strict(BaseModel):
 
 # ----------------------------------------------------------------------------- NER
 # Every field carries its description: the Prefect Run form and error messages show it.
-def F(description: str, **constraints: Any) -> Any:
-    """A required field (params.yaml gives the value) with its description and range."""
+def F(description: str, off: Any = None, **constraints: Any) -> Any:
+    """A required field (params.yaml gives the value) with its description and range;
+    ``off``: for a switch of the training recipe, the value that turns it off
+    (:func:`switches_off`)."""
+    if off is not None:
+        constraints["json_schema_extra"] = {"off": off}
     return Field(description=description, **constraints)
+
+
+def switches_off(section: type[BaseModel]) -> dict[str, Any]:
+    """Each recipe switch of ``section`` (a field given ``off``) and the value that turns
+    it off: what a comparison pins so that its variants keep their recipe when
+    params.yaml adopts a new one (benchmarks/ner_seeds.py)."""
+    return {name: info.json_schema_extra["off"] for name, info in section.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and "off" in info.json_schema_extra}
 
 
 class NerData(Strict):
@@ -87,13 +99,14 @@ class NerTrain(Strict):
         "Batches of whole document windows (what document edges need) or of sentences of similar length")
     word_dropout: float = F(
         "Chance that a word seen once in the training split is replaced by <unk> in a training batch "
-        "(singleton UNK, Lample et al. 2016), so the <unk> vector is trained; 0 turns it off", ge=0.0, lt=1.0)
+        "(singleton UNK, Lample et al. 2016), so the <unk> vector is trained; 0 turns it off", off=0.0, ge=0.0,
+        lt=1.0)
     clip_norm: float = F(
         "Gradients rescaled to at most this global L2 norm before each update (Reimers & Gurevych 2017's "
-        "gradient normalisation, threshold 1); 0 turns it off", ge=0.0)
+        "gradient normalisation, threshold 1); 0 turns it off", off=0.0, ge=0.0)
     lr_decay: float = F(
         "Inverse-time learning-rate decay per epoch: epoch e (from 0) trains at learning_rate / (1 + lr_decay * e) "
-        "(Ma & Hovy 2016's schedule, rho = 0.05); 0 keeps the rate constant", ge=0.0)
+        "(Ma & Hovy 2016's schedule, rho = 0.05); 0 keeps the rate constant", off=0.0, ge=0.0)
 
 
 class NerParams(Strict):

@@ -25,6 +25,22 @@ def test_schema_holds_no_defaults():
     assert with_default == []
 
 
+def test_recipe_switches_are_the_fields_given_an_off_value_and_off_is_valid():
+    from tasks.common.params import F, NerTrain, Strict, switches_off
+
+    class Section(Strict):
+        rate: float = F("a switch", off=0.0, ge=0.0)
+        mode: str = F("a switch whose off value is a word", off="none")
+        size: int = F("not a switch", ge=1)
+
+    assert switches_off(Section) == {"rate": 0.0, "mode": "none"}
+    recipe = switches_off(NerTrain)
+    assert recipe and set(recipe) < set(NerTrain.model_fields)
+    # Every switch's off value passes the field's own range (a variant pins it so).
+    ner = validate_params(project_params_raw({f"ner.train.{k}": v for k, v in recipe.items()})).ner.train
+    assert all(getattr(ner, k) == v for k, v in recipe.items())
+
+
 @pytest.mark.parametrize("override, key", [
     ({"ner.train.epochs": "ten"}, "ner.train.epochs"),
     ({"ner.train.epochs": 0}, "ner.train.epochs"),

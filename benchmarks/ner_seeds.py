@@ -38,11 +38,12 @@ from tasks.common.params import (NerModel, NerTrain, ParamsError, apply_override
                                  validate_params)
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
-from tasks.report.markdown import this_machine  # noqa: E402
+from tasks.report.markdown import paired_by_seed, this_machine  # noqa: E402
+from tasks.report.ner_tables import NER_RUNS, NER_SEEDS, run_file  # noqa: E402
 
-RUNS = ROOT / "benchmarks" / "results" / "ner_seeds"
+RUNS = ROOT / NER_RUNS
 WORK = ROOT / ".cache" / "ner_seeds"
-SUMMARY = ROOT / "metrics" / "ner_seeds.json"
+SUMMARY = ROOT / NER_SEEDS
 
 # Each variant is a set of params.yaml overrides (the rest is the project's params.yaml).
 # The sentence-level model before document edges, pinned so its runs stay comparable:
@@ -151,7 +152,7 @@ def run_one(variant: str, seed: int) -> dict:
                         machine=this_machine(),
                         **({"resumed_after_epoch": results["resumed_after_epoch"]}
                            if results["resumed_after_epoch"] else {}))
-    write_json(RUNS / f"{variant}-seed{seed}.json", record)
+    write_json(ROOT / run_file(variant, seed), record)
     shutil.rmtree(work, ignore_errors=True)
     print(f"  dev F1 {record['dev_f1']:.4f}  test F1 {record['test_f1']:.4f}  ({record['seconds'] / 60:.1f} min)",
           flush=True)
@@ -195,7 +196,7 @@ def record_workspace(variant: str) -> dict:
     seconds_col = history[0].split(",").index("seconds")
     seconds = sum(float(line.split(",")[seconds_col]) for line in history[1:])
     record = run_record(variant, seed, results, seconds, source="dvc repro (workspace)")
-    write_json(RUNS / f"{variant}-seed{seed}.json", record)
+    write_json(ROOT / run_file(variant, seed), record)
     print(f"{variant} seed {seed}: recorded from the workspace (dev F1 {record['dev_f1']:.4f})")
     return record
 
@@ -217,12 +218,11 @@ def paired_differences(summary: dict, best: str) -> dict:
     out = {}
     runs = summary["variants"]
     for other in runs:
-        seeds = [s for s in runs[best]["per_seed"] if s in runs[other]["per_seed"]]
-        if other == best or not seeds:
+        diffs = paired_by_seed(runs[best]["per_seed"], runs[other]["per_seed"])
+        if other == best or not diffs:
             continue
-        out[other] = {"seeds": [int(s) for s in seeds],
-                      **{k: _mean_std([runs[best]["per_seed"][s][k] - runs[other]["per_seed"][s][k] for s in seeds])
-                         for k in ("dev_f1", "test_f1")}}
+        out[other] = {"seeds": [int(s) for s in diffs],
+                      **{k: _mean_std([d[k] for d in diffs.values()]) for k in ("dev_f1", "test_f1")}}
     return out
 
 
@@ -291,7 +291,7 @@ def main() -> None:
             sys.exit(f"error: {err}")
         for variant in args.variants:
             for seed in args.seeds:
-                if (RUNS / f"{variant}-seed{seed}.json").is_file() and not args.force:
+                if (ROOT / run_file(variant, seed)).is_file() and not args.force:
                     print(f"{variant} seed {seed}: done already (--force reruns it)")
                     continue
                 run_one(variant, seed)

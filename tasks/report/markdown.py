@@ -107,3 +107,10 @@ def seed_stat(per_seed: dict, key: str, scale: float = 100, digits: int = 2) -> 
     if len(values) == 1:
         return f"{values[0] * scale:.{digits}f}"
     return format_mean_std(*mean_std(values), digits=digits, scale=scale)
+
+
+def paired_by_seed(a: dict, b: dict, keys: Sequence[str] = ("dev_f1", "test_f1")) -> dict:
+    """``{seed: {key: a's figure minus b's}}`` over the seeds both ``a`` and ``b`` have
+    (``{seed: {key: figure}}``, seeds as ints or their strings), in seed order: variants
+    run from one seed share its initialisation and batch order, so seeds are the pairs."""
+    return {s: {k: a[s][k] - b[s][k] for k in keys} for s in sorted((s for s in a if s in b), key=int)}

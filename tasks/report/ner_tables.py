@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from tasks.common.stats import format_mean_std, mean_std
-from tasks.report.markdown import Source, block, load, pct, seed_stat, table
+from tasks.report.markdown import Source, block, load, paired_by_seed, pct, seed_stat, table
 
 NER_SEEDS = "metrics/ner_seeds.json"
 NER_RUNS = "benchmarks/results/ner_seeds"
@@ -48,8 +48,20 @@ def seed_count(runs: dict) -> str:
     return f"{len(runs)} seed{'s' * (len(runs) > 1)}"
 
 
+def run_file(variant: str, seed: int) -> str:
+    """Where benchmarks/ner_seeds.py keeps the run of ``variant`` from ``seed``."""
+    return f"{NER_RUNS}/{variant}-seed{seed}.json"
+
+
+def run_variants(root: Path) -> list[str]:
+    """The variants that have at least one run file, by name."""
+    return sorted({p.name.rsplit("-seed", 1)[0] for p in (root / NER_RUNS).glob("*-seed*.json")})
+
+
 def ner_run_files(root: Path, variant: str) -> list[dict]:
-    return [load(root, str(p.relative_to(root))) for p in sorted((root / NER_RUNS).glob(f"{variant}-seed*.json"))]
+    """``variant``'s run files, in seed order."""
+    runs = [load(root, str(p.relative_to(root))) for p in (root / NER_RUNS).glob(f"{variant}-seed*.json")]
+    return sorted(runs, key=lambda r: r["seed"])
 
 
 def ner_seeds(root: Path) -> str:
@@ -76,13 +88,13 @@ def ner_paired(root: Path) -> str:
     best = load(root, NER_SEEDS)["default"]
     # Which variants ran, from the run files too (the summary may predate a run); each
     # variant's files read once.
-    ran = sorted({p.name.rsplit("-seed", 1)[0] for p in (root / NER_RUNS).glob("*-seed*.json")})
+    ran = run_variants(root)
     by_seed = {v: {r["seed"]: r for r in ner_run_files(root, v)} for v in ran}
     pairs = [(best, other) for other in ran if other != best]
     pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in ran and a in ran]
     rows = []
     for a, b in pairs:
-        diffs = _paired(by_seed.get(a, {}), by_seed[b])  # the default may have no run yet
+        diffs = paired_by_seed(by_seed.get(a, {}), by_seed[b])  # the default may have no run yet
         if not diffs:  # no seed in common: nothing to pair
             continue
         dev, test = (mean_std([d[key] for d in diffs.values()]) for key in ("dev_f1", "test_f1"))
@@ -96,11 +108,6 @@ def ner_paired(root: Path) -> str:
 def _signed(stat: tuple[float, float], n: int) -> str:
     """A paired difference in F1 points: ``+0.21 ± 0.31``; one seed has no spread."""
     return f"{stat[0] * 100:+.2f}" + (f" ± {stat[1] * 100:.2f}" if n > 1 else "")
-
-
-def _paired(a: dict[int, dict], b: dict[int, dict]) -> dict[int, dict[str, float]]:
-    """{seed: {dev_f1, test_f1}: a's minus b's} over the seeds both runs have."""
-    return {s: {k: a[s][k] - b[s][k] for k in ("dev_f1", "test_f1")} for s in sorted(a) if s in b}
 
 
 def ner_committed(root: Path) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.common.stats import mean_std
-from tasks.report.markdown import Source, block, load, seed_stat, table
+from tasks.report.markdown import Source, block, load, paired_by_seed, seed_stat, table
 
 TAGS_METRICS = "metrics/tags.json"
 TAGS_SAGE = "metrics/tags_sage.json"
@@ -92,10 +92,11 @@ def _differences_table(m: dict, preset: str, pairs: list[tuple[str, str]]) -> st
 
 
 def _tag_differences(m: dict, a: str, b: str, keys=("lrap", "macro_f1_thresholded")) -> list[str]:
-    seeds = sorted(set(m[a]["per_seed"]) & set(m[b]["per_seed"]))
-    diffs = {k: [m[a]["per_seed"][s]["test"][k] - m[b]["per_seed"][s]["test"][k] for s in seeds] for k in keys}
+    test = lambda method: {s: run["test"] for s, run in m[method]["per_seed"].items()}  # noqa: E731
+    paired = paired_by_seed(test(a), test(b), keys)
+    diffs = {k: [d[k] for d in paired.values()] for k in keys}
     cells = ["{:+.4f} ± {:.4f}".format(*mean_std(d)) for d in diffs.values()]
-    ahead = [f"{sum(d > 0 for d in diffs[k])} of {len(seeds)}" for k in keys]
+    ahead = [f"{sum(d > 0 for d in diffs[k])} of {len(paired)}" for k in keys]
     return [*cells, " / ".join(ahead)]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tasks.common.stats import format_mean_std, mean_std
 from tasks.report.__main__ import main, report
-from tasks.report.markdown import REFERENCE_MACHINE, ReportError, Source, replace_blocks
+from tasks.report.markdown import REFERENCE_MACHINE, ReportError, Source, paired_by_seed, replace_blocks
 from tests.support import ROOT
 
 
@@ -65,6 +65,16 @@ def test_mean_std_is_the_sample_std():
     assert mean_std(values) == pytest.approx((np.mean(values), np.std(values, ddof=1)))
     assert mean_std([0.5]) == (0.5, 0.0)
     assert format_mean_std(0.90244, 0.00313, digits=2, scale=100) == "90.24 ± 0.31"
+
+
+def test_paired_differences_take_the_common_seeds_in_numeric_order():
+    a = {"9": {"f1": 0.90, "p": 0.5}, "10": {"f1": 0.92, "p": 0.5}, "42": {"f1": 0.91, "p": 0.5}}
+    b = {"10": {"f1": 0.91, "p": 0.6}, "9": {"f1": 0.93, "p": 0.4}, "7": {"f1": 0.0, "p": 0.0}}
+    paired = paired_by_seed(a, b, ("f1",))
+    assert list(paired) == ["9", "10"]  # 42 and 7 lack a partner; "10" sorts after "9"
+    assert paired["9"]["f1"] == pytest.approx(-0.03) and paired["10"]["f1"] == pytest.approx(0.01)
+    assert list(paired_by_seed({43: {"f1": 1.0}, 42: {"f1": 1.0}}, {42: {"f1": 0.5}, 43: {"f1": 0.0}}, ("f1",)).items()) \
+        == [(42, {"f1": 0.5}), (43, {"f1": 1.0})]
 
 
 def test_a_table_from_another_machine_is_marked():

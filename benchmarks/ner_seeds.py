@@ -80,6 +80,11 @@ VARIANTS: dict[str, dict] = {
                                       "ner.train.batches": "documents", "ner.train.clip_norm": 1.0},
     # The default with Ma & Hovy 2016's inverse-time decay (rho = 0.05 per epoch).
     "graph_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents", "ner.train.lr_decay": 0.05},
+    # The two recipe switches tried before clipping became the default, on top of it.
+    "graph_clip_norm_lr_decay": {"ner.model.preset": "default", "ner.train.batches": "documents",
+                                 "ner.train.clip_norm": 1.0, "ner.train.lr_decay": 0.05},
+    "graph_clip_norm_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
+                                     "ner.train.clip_norm": 1.0, "ner.train.word_dropout": 0.5},
 }
 # Keep the model fields a variant does not name at the preset's value, and the training
 # recipe's switches it does not name off (the NerTrain fields given an ``off`` value),

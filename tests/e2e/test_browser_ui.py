@@ -11,8 +11,9 @@ import pytest
 
 from flows.processes import free_port
 from tasks.common.settings import settings
-from tests.support import (TINY_TAGS as TINY, WorkspaceWatcher, commit_data, make_project, project_params_raw,
-                           run_ok, write_citeulike_slice)
+from tests.outputs import WorkspaceWatcher
+from tests.support import TINY_TAGS as TINY, commit_data, make_project, project_params_raw, run_ok
+from tests.synthetic import write_citeulike_slice
 from tests.e2e.ui_pages import (api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run, prefect_quick_run,
                                 prefect_run_form)
 

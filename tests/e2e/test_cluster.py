@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from flows import processes
-from tests.support import (TINY_TAGS, commit_data, half_written, log_tails, make_project, remote_files, run_ok,
-                           wait_until, write_citeulike_slice)
+from tests.outputs import half_written, remote_files
+from tests.support import TINY_TAGS, commit_data, log_tails, make_project, run_ok, wait_until
+from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 EPOCHS = 150  # the third run: long enough to be killed in the middle

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.support import TINY_TAGS, make_project, run_ok, write_medium_slice
+from tests.support import TINY_TAGS, make_project, run_ok
+from tests.synthetic import write_medium_slice
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,9 @@ import pytest
 
 from benchmarks import netns
 from flows.cluster.remote import credentials_in
-from tests.support import (TINY_NER, TINY_TAGS, commit_data, half_written, log_tails, make_project, remote_files,
-                           run_ok, wait_until, write_citeulike_slice, write_conll_slice)
+from tests.outputs import half_written, remote_files
+from tests.support import TINY_NER, TINY_TAGS, commit_data, log_tails, make_project, run_ok, wait_until
+from tests.synthetic import write_citeulike_slice, write_conll_slice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500),
               pytest.mark.skipif(netns.available() is not None, reason=f"multi-host: {netns.available()}")]

@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from tests.support import TINY_NER as TINY, make_project, run_ok, write_conll_slice
+from tests.support import TINY_NER as TINY, make_project, run_ok
+from tests.synthetic import write_conll_slice
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from tests.support import TINY_NER as NER_TINY, TINY_TAGS as TAGS_TINY, make_project, run_ok, write_citeulike_slice, write_conll_slice
+from tests.support import TINY_NER as NER_TINY, TINY_TAGS as TAGS_TINY, make_project, run_ok
+from tests.synthetic import write_citeulike_slice, write_conll_slice
 
 pytestmark = pytest.mark.e2e
 

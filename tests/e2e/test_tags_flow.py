@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_TAGS, WorkspaceWatcher, commit_data, make_project, run_ok, write_citeulike_slice
+from tests.outputs import WorkspaceWatcher
+from tests.support import TINY_TAGS, commit_data, make_project, run_ok
+from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,8 @@ import urllib.request
 import pytest
 
 from flows.processes import free_port
-from tests.support import TINY_TAGS, make_project, run_ok, write_citeulike_slice
+from tests.support import TINY_TAGS, make_project, run_ok
+from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 FLOW = [sys.executable, "-m", "flows.tags"]

@@ -18,8 +18,9 @@ import threading
 
 import pytest
 
-from tests.support import (TINY_NER, TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
-                           write_citeulike_slice, write_conll_slice)
+from tests.outputs import comparable_outputs, differing
+from tests.support import TINY_NER, TINY_TAGS, copy_project, make_project, run_ok
+from tests.synthetic import write_citeulike_slice, write_conll_slice
 
 pytestmark = pytest.mark.e2e
 TARGETS = ["train_ner", "evaluate_tags"]

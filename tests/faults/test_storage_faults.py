@@ -7,8 +7,9 @@ import sys
 import pytest
 import yaml
 
-from tests.support import (TINY_TAGS, comparable_outputs, copy_project, differing, make_project, run_ok,
-                           write_citeulike_slice)
+from tests.outputs import comparable_outputs, differing
+from tests.support import TINY_TAGS, copy_project, make_project, run_ok
+from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 FLOW = [sys.executable, "-m", "flows.tags"]

@@ -2,7 +2,7 @@
 tests measure generalisation, not memory."""
 import re
 
-from tests.support import PROBE_NAMES, PROBE_TEMPLATE, write_behaviour_conll
+from tests.synthetic import PROBE_NAMES, PROBE_TEMPLATE, write_behaviour_conll
 
 
 def test_probe_template_and_names_never_occur_in_training(tmp_path):
@@ -19,7 +19,7 @@ def test_probe_template_and_names_never_occur_in_training(tmp_path):
 
 
 def test_the_tag_probe_is_a_new_article(tmp_path):
-    from tests.support import TAG_PROBE_TEXT, _WORDS, write_citeulike_slice
+    from tests.synthetic import TAG_PROBE_TEXT, _WORDS, write_citeulike_slice
 
     write_citeulike_slice(tmp_path)
     articles = [{_WORDS[int(pair.split(":")[0])] for pair in line.split()[1:]}

@@ -1,11 +1,11 @@
 """Behaviour of the trained NER tagger (checklist style: minimum functionality,
 invariance, a directional expectation), on sentences any CoNLL tagger should handle.
 The sentence's template and the person names are held out of the tiny CI model's
-training data (tests/support.py: PROBE_TEMPLATE, PROBE_NAMES)."""
+training data (tests/synthetic.py: PROBE_TEMPLATE, PROBE_NAMES)."""
 import pytest
 
 from tasks.ner.inference import tag_entities
-from tests.support import PROBE_NAMES, PROBE_TEMPLATE as SENTENCE
+from tests.synthetic import PROBE_NAMES, PROBE_TEMPLATE as SENTENCE
 
 
 def test_minimum_functionality(ner_tagger):

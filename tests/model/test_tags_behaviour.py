@@ -1,6 +1,6 @@
 """Behaviour of the trained tag model for a new article (inductive use)."""
 from tasks.tags.inference import predict_tags
-from tests.support import TAG_PROBE_TEXT as TEXT  # held out of the tiny model's articles
+from tests.synthetic import TAG_PROBE_TEXT as TEXT  # held out of the tiny model's articles
 
 
 def test_an_article_in_no_list_still_gets_tags(tag_model):

@@ -1,10 +1,10 @@
-"""tests/support.py's WorkspaceWatcher, which the e2e tests use to show that a DVC
+"""tests/outputs.py's WorkspaceWatcher, which the e2e tests use to show that a DVC
 experiment leaves the workspace alone: it catches a write that is undone at once (which a
 byte comparison before and after cannot see), a file created and removed in an output
 folder, a new output subfolder's files, and ignores reads and the folders DVC may use."""
 from pathlib import Path
 
-from tests.support import WorkspaceWatcher
+from tests.outputs import WorkspaceWatcher
 
 
 def workspace(tmp_path: Path) -> Path:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tasks.common import paths
-from tests.support import TINY_NER, tiny_params, write_conll_slice
+from tests.support import TINY_NER, tiny_params
+from tests.synthetic import write_conll_slice
 
 TINY = {**TINY_NER, "ner.data.dir": "raw", "ner.data.max_sentences": 30, "ner.train.patience": 10}
 

@@ -94,7 +94,7 @@ def test_medium_articles_with_a_header_and_no_rows(tmp_path):
 
 def test_read_tables_finds_the_medium_files_in_the_data_folder(tmp_path):
     from tasks.tags.readers import read_tables
-    from tests.support import write_medium_slice
+    from tests.synthetic import write_medium_slice
 
     write_medium_slice(tmp_path)
     tables = read_tables("medium", tmp_path)

@@ -77,7 +77,8 @@ def timed_training(way: str, epochs: int) -> dict:
         """The stage's old sequence: one instance for the whole fit, reshuffled per epoch,
         fed by one worker."""
 
-        WORKERS = 1
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, workers=1, **kwargs)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -123,10 +124,9 @@ def timed_training(way: str, epochs: int) -> dict:
                           word_dropout=tp.word_dropout, **batching(tp, config))
         model.fit(seq, epochs=epochs, callbacks=[Clock()], verbose=0)
     else:
-        if way == "per_epoch_1_worker":
-            BatchSequence.WORKERS = 1
+        workers = 1 if way == "per_epoch_1_worker" else None
         for epoch in range(epochs):
-            seq = epoch_batches(data, tp, config, epoch)  # the stage's own
+            seq = epoch_batches(data, tp, config, epoch, workers)  # the stage's own
             model.fit(seq, epochs=epoch + 1, initial_epoch=epoch, callbacks=[Clock()], verbose=0)
     return {"epochs": rows, "total_wall_s": time.perf_counter() - ends[0][0], "feeding_workers": seq.workers}
 

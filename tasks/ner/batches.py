@@ -291,12 +291,13 @@ class BatchSequence(keras.utils.PyDataset):
     about 6 of its 20 minutes so, both cores idle (benchmarks/fit_teardown.py). With
     workers > 1 Keras turns autotuning off."""
 
-    WORKERS = 2
+    WORKERS = 2  # the default; ``workers=1`` gives Keras's own feeding (benchmarks/ner_fit_calls.py compares)
 
     def __init__(self, split: NerSplit, batch_size: int, max_word_length: int, seed: int | None,
                  with_labels: bool = True, epoch: int = 0, ladder: tuple[int, ...] | None = LENGTH_LADDER,
-                 documents: bool = False, doc_neighbours: int = 0, word_dropout: float = 0.0):
-        super().__init__(workers=self.WORKERS)
+                 documents: bool = False, doc_neighbours: int = 0, word_dropout: float = 0.0,
+                 workers: int = WORKERS):
+        super().__init__(workers=workers)
         self.split, self.batch_size, self.max_word_length = split, batch_size, max_word_length
         self.seed, self.with_labels, self.epoch, self.ladder = seed, with_labels, epoch, ladder
         self.documents, self.doc_neighbours, self.word_dropout = documents, doc_neighbours, word_dropout

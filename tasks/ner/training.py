@@ -249,12 +249,14 @@ def finished(state: dict, tp) -> bool:
     return state["epoch"] >= tp.epochs or out_of_patience(state, tp)
 
 
-def epoch_batches(data: NerData, tp, config, epoch: int):
-    """Epoch ``epoch``'s training batches: the train split shuffled from seed + epoch."""
+def epoch_batches(data: NerData, tp, config, epoch: int, workers: int | None = None):
+    """Epoch ``epoch``'s training batches: the train split shuffled from seed + epoch, fed
+    by ``workers`` threads (None: BatchSequence's default)."""
     from tasks.ner.batches import BatchSequence
 
+    feeding = {} if workers is None else {"workers": workers}
     return BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=tp.seed, epoch=epoch,
-                         word_dropout=tp.word_dropout, **batching(tp, config))
+                         word_dropout=tp.word_dropout, **batching(tp, config), **feeding)
 
 
 def fit(model, data: NerData, tp, state: dict, ckpt: Checkpoint, mlflow, config) -> None:

@@ -168,17 +168,24 @@ def test_training_is_deterministic_by_seed(prepared):
 def test_batch_worker_threads_train_the_same_weights_as_one(prepared, monkeypatch):
     """Two feeding threads (BatchSequence.WORKERS, to avoid tf.data's end-of-fit wait)
     must give the model exactly what one gives: the same batches in the same order."""
-    import tasks.ner.batches as nb
     import tasks.ner.training as tn
 
-    real_write = tn.write_outputs
+    real_write, real_batches = tn.write_outputs, tn.epoch_batches
 
     def trained_weights(workers: int) -> tuple[dict, list[np.ndarray]]:
-        monkeypatch.setattr(nb.BatchSequence, "WORKERS", workers)
-        kept = []
+        kept, fed_by = [], set()
+
+        def batches(*args):
+            seq = real_batches(*args, workers=workers)
+            fed_by.add(seq.workers)
+            return seq
+
+        monkeypatch.setattr(tn, "epoch_batches", batches)
         monkeypatch.setattr(tn, "write_outputs", lambda model, *a: (kept.append(model.get_weights()),
                                                                      real_write(model, *a)))
-        return tn.train(prepared), kept[0]
+        results = tn.train(prepared)
+        assert fed_by == {workers}
+        return results, kept[0]
 
     one, two = trained_weights(1), trained_weights(2)
     assert two[0] == one[0]

@@ -102,6 +102,28 @@ def ner_step_revisions(root: Path) -> str:
     return block(body, _source(rel, {**latest, "command": "; ".join(c["command"] for c in comparisons)}))
 
 
+def ner_step_parts(root: Path) -> str:
+    rel = f"{RESULTS}/ner_step_parts.json"
+    d = load(root, rel)
+    m, default = d["median_ms_per_step"], d["median_ms_per_step"]["default"]
+    rows = [["the default", " / ".join(f"{t:.1f}" for t in d["ms_per_step"]["default"]), f"{default:.1f}", "", ""]]
+    for part, cost in d["part_ms_per_step"].items():
+        low, high = d["part_ms_per_step_range"][part]
+        rows.append([f"without the {PART_NAMES.get(part, part)}",
+                     " / ".join(f"{t:.1f}" for t in d["ms_per_step"][f"no {part}"]), f"{m[f'no {part}']:.1f}",
+                     f"**{cost:.1f}** ({low:.1f} to {high:.1f})", f"{cost / default:.0%}"])
+    body = table(["model", "ms per step, each round", "median", "the part's ms per step: median of the rounds' "
+                  "differences (range)", "of the default's step"], rows)
+    body += (f"\n\n{d['rounds']} rounds of {d['steps_per_round']} batches, each batch training every model in turn; "
+             f"batch size {d['batch_size']}, gradient clipping {d['clip_norm']}; "
+             f"host CPU: {d.get('cpu', 'not recorded')}.")
+    return block(body, _source(rel, d))
+
+
+PART_NAMES = {"crf": "CRF (a softmax instead)", "gcn": "graph convolution", "char_cnn": "character CNN",
+              "bilstm": "BiLSTM"}
+
+
 def projection(root: Path) -> str:
     rel = f"{RESULTS}/graph_speed.json"
     d = load(root, rel)
@@ -263,7 +285,7 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
           "bench-ner-fit-calls": ner_fit_calls, "ner-probes": ner_probes,
-          "bench-ner-step-revisions": ner_step_revisions,
+          "bench-ner-step-revisions": ner_step_revisions, "bench-ner-step-parts": ner_step_parts,
           "bench-projection": projection, "bench-minilm": minilm,
           "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

@@ -4,7 +4,7 @@ An epoch of ``train_ner`` is mostly training steps (docs/benchmarks.md, "A train
 epoch, part by part"); this script splits a step by its parts. It builds the committed
 default and one model per part, each the default less that part (``--parts``: the CRF
 output, replaced by a softmax; the graph convolution; the character CNN; the BiLSTM),
-all in one process, from seed 0, compiled as train_ner compiles them (Adam, global
+all in one process, from seed 0, built and compiled by train_ner's own function (Adam, global
 clipping), on the same real training batches (document batches of one epoch). Every
 model is first warmed up over all the batches (one trace per batch shape); then they take
 turns step by step: each batch trains every model once, one after the other, so drift in
@@ -38,20 +38,20 @@ PARTS = {"crf": {"output": "dense"}, "gcn": {"gcn_layers": 0}, "char_cnn": {"cha
          "bilstm": {"context_units": 0}}
 
 
-def build(overrides: dict, data, clip_norm: float):
-    """The default less ``overrides``, compiled as tasks/ner/training.py compiles it."""
+def build(overrides: dict, data, tp):
+    """The default less ``overrides``, built and compiled by train_ner's own function
+    (from seed 0, with an empty checkpoint folder, so nothing is resumed)."""
+    import tempfile
+
     import keras
 
-    from models.ner import build_ner_model, resolve_config
+    from models.ner import resolve_config
+    from tasks.ner.training import Checkpoint, build_or_resume
 
-    config = resolve_config("default", **overrides)
-    v = data.vocab
     keras.utils.set_random_seed(0)
-    model = build_ner_model(config, len(v["words"]), data.embeddings.shape[1], len(v["chars"]), len(data.labels),
-                            len(v["relations"]), labels=data.labels)
-    model.get_layer("word_embedding").set_weights([data.embeddings])
-    loss = None if config.output == "crf" else "sparse_categorical_crossentropy"
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=clip_norm or None), loss=loss)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = resolve_config("default", **overrides)
+        model, _ = build_or_resume(config, data, tp.learning_rate, Checkpoint(Path(tmp)), tp.clip_norm)
     return model
 
 
@@ -79,8 +79,7 @@ def measure(parts: list[str], rounds: int, steps: int) -> dict:
     data = load_prepared(PREPARED, config.tag_scheme)
     epoch = BatchSequence(data.splits["train"], tp.batch_size, tp.max_word_length, seed=0, **batching(tp, config))
     chosen = [epoch[i % len(epoch)] for i in range(rounds * steps)]
-    models = {"default": build({}, data, tp.clip_norm)} | {f"no {p}": build(PARTS[p], data, tp.clip_norm)
-                                                           for p in parts}
+    models = {"default": build({}, data, tp)} | {f"no {p}": build(PARTS[p], data, tp) for p in parts}
     t0 = time.perf_counter()
     time_in_turns(models, chosen)
     print(f"warmed up {len(models)} models over {len(chosen)} batches ({time.perf_counter() - t0:.0f} s)", flush=True)

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from tasks.common.settings import PROJECT_ROOT
-from tasks.report import benchmarks, results, settings_table
+from tasks.report import benchmarks, ner_benchmarks, results, settings_table
 from tasks.report.figures import stale_figures
 from tasks.report.markdown import BLOCK, ReportError, replace_blocks
 
-TABLES = {**results.TABLES, **benchmarks.TABLES, **settings_table.TABLES}
+TABLES = {**results.TABLES, **benchmarks.TABLES, **ner_benchmarks.TABLES, **settings_table.TABLES}
 
 
 def pages(root: Path) -> list[Path]:

@@ -37,6 +37,33 @@ def describe_device() -> str:
     return backend
 
 
+# TensorFlow on a CPU: each op on one thread, independent ops side by side (the inter-op
+# pool keeps TensorFlow's one thread per core). The tagger's ops are small (a training
+# batch holds ~360 tokens), so splitting one over the cores costs more in hand-offs than
+# it gains, and one thread per op leaves the other core to the op beside it (the BiLSTM's
+# two directions, the character CNN beside the word features, ...): a training step is
+# faster so on the 2-core machine (benchmarks/ner_threads.py, docs/benchmarks.md), the
+# only one measured. 0 restores TensorFlow's own choice (every core for every op).
+INTRA_OP_THREADS = 1
+
+
+def use_cpu_threads(intra: int = INTRA_OP_THREADS) -> bool:
+    """Give each TensorFlow op ``intra`` threads; False, changing nothing, under another
+    backend or once TensorFlow has started in this process (its pools are fixed then: a
+    test or a notebook that ran a model before keeps what it had)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    except RuntimeError:
+        return False
+    return True
+
+
 def predict_tags(model, split, labels: list[str], batch_size: int, max_word_length: int, documents: bool = False,
                  doc_neighbours: int = 0) -> list[list[str]]:
     """IOB2 tags of every sentence (a model of ``labels`` in IOBES is read back as IOB2),
@@ -317,10 +344,11 @@ def train(params: NerParams, mlflow=None) -> dict:
     from tasks.common.seeding import seed_everything
 
     tp = params.train
+    threads = use_cpu_threads()
     seed_everything(tp.seed)
     if tp.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_float16")
-    print(f"device: {describe_device()}", flush=True)
+    print(f"device: {describe_device()}" + (f", {INTRA_OP_THREADS} thread(s) per op" if threads else ""), flush=True)
     config = model_config(params)
     data = load_prepared(paths.NER_PREPARED, config.tag_scheme)
     print(f"model: {params.model.preset} {config}", flush=True)

@@ -132,10 +132,29 @@ def ner_probes(root: Path) -> str:
     return block(body, source(rel, d))
 
 
+def ner_threads(root: Path) -> str:
+    rel = f"{RESULTS}/ner_threads.json"
+    d = load(root, rel)
+    rows = [[f"`{name}`" + (" (reference)" if name == d["reference"] else ""),
+             " / ".join(str(t) if t else "TensorFlow's" for t in s["threads"]),
+             " / ".join(f"{t:.1f}" for t in s["ms_per_step"]), f"{s['median_ms_per_step']:.1f}",
+             " / ".join(f"{r:.2f}" for r in s["speedup"]), f"**{s['median_speedup']:.2f}x**",
+             f"{s['rounds_faster']} of {d['rounds']}", f"{s['cores_busy']:.2f}",
+             f"{s['median_dev_scoring_s']:.2f} s ({s['median_dev_speedup']:.2f}x)"]
+            for name, s in d["settings"].items()]
+    body = table(["setting", "intra-op / inter-op threads", "ms per training step, each round", "median",
+                  "speed-up over the reference, each round", "median", "rounds faster", "cores busy",
+                  "dev scoring pass (speed-up)"], rows)
+    body += (f"\n\n{d['rounds']} rounds, each setting in its own process per round (alternating order), "
+             f"{d['warmup']} untimed steps then {d['steps_per_round']} timed ones; host CPU: {d['cpu']}.")
+    return block(body, source(rel, d))
+
+
 PART_NAMES = {"crf": "CRF (a softmax instead)", "gcn": "graph convolution", "char_cnn": "character CNN",
               "bilstm": "BiLSTM"}
 
 
 TABLES = {"bench-ner-layers": ner_layers, "bench-ner-backends": ner_backends, "bench-ner-stage-epoch": ner_stage_epoch,
           "bench-ner-fit-calls": ner_fit_calls, "ner-probes": ner_probes,
-          "bench-ner-step-revisions": ner_step_revisions, "bench-ner-step-parts": ner_step_parts}
+          "bench-ner-step-revisions": ner_step_revisions, "bench-ner-step-parts": ner_step_parts,
+          "bench-ner-threads": ner_threads}

@@ -1,6 +1,7 @@
 """NER training on tiny data: outputs, early stopping bookkeeping, resume after an
 interruption, a checkpoint that a changed model or data does not resume, determinism,
-batch feeding threads that change nothing, and inference from the artifact alone."""
+batch feeding threads that change nothing, one TensorFlow thread per op, and inference
+from the artifact alone."""
 import json
 from pathlib import Path
 
@@ -249,3 +250,26 @@ def test_code_key_is_the_stage_deps_in_dvc_yaml(prepared, tmp_path):
     spec = tmp_path / "dvc.yaml"  # a dep added to the stage joins the key
     spec.write_text("stages:\n  train_ner:\n    deps: [data/prepared/ner, tasks/common, a.py]\n")
     assert declared_sources("train_ner", spec) == [tmp_path / "a.py"]
+
+
+THREADS_PROBE = """
+import tensorflow as tf
+from tasks.ner.training import use_cpu_threads
+if {started}:
+    tf.constant(1.0) + 1.0  # TensorFlow starts: its thread pools are fixed from here
+print(use_cpu_threads(), tf.config.threading.get_intra_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize("started, expected", [(False, "True 1"), (True, "False 0")])
+def test_training_gives_each_op_one_thread_unless_tensorflow_already_started(started, expected):
+    import os
+    import subprocess
+    import sys
+
+    from tasks.common.settings import PROJECT_ROOT
+
+    proc = subprocess.run([sys.executable, "-c", THREADS_PROBE.format(started=started)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[-2] == expected

@@ -80,6 +80,16 @@ def run_mode(workers: int, fits: int) -> list[dict]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def summarise_mode(calls: list[dict]) -> dict:
+    """One mode's fit calls, the first left out (it traces the model): how many waited
+    over a second after their last epoch had ended, and the seconds in all."""
+    calls = calls[1:]
+    waits = [c["after_train_end_seconds"] for c in calls]
+    return {"calls": calls, "calls_waiting_over_1s": sum(w > 1 for w in waits),
+            "wait_seconds_total": round(sum(waits), 2),
+            "fit_seconds_total": round(sum(c["fit_seconds"] for c in calls), 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fits", type=int, default=8, help="fit calls (epochs) per mode")
@@ -88,14 +98,9 @@ def main() -> None:
     result = {"command": f"python benchmarks/fit_teardown.py --fits {args.fits}", "machine": this_machine(),
               "note": args.note, "modes": {}}
     for name, workers in MODES.items():
-        calls = run_mode(workers, args.fits)[1:]  # the first call traces the model: left out
-        waits = [c["after_train_end_seconds"] for c in calls]
-        waited = sum(w > 1 for w in waits)
-        result["modes"][name] = {"calls": calls, "calls_waiting_over_1s": waited,
-                                 "wait_seconds_total": round(sum(waits), 2),
-                                 "fit_seconds_total": round(sum(c["fit_seconds"] for c in calls), 2)}
-        print(f"{name}: {waited} of {len(calls)} calls waited over 1 s after their last "
-              f"epoch, {sum(waits):.1f} s in all", flush=True)
+        mode = result["modes"][name] = summarise_mode(run_mode(workers, args.fits))
+        print(f"{name}: {mode['calls_waiting_over_1s']} of {len(mode['calls'])} calls waited over 1 s after their "
+              f"last epoch, {mode['wait_seconds_total']:.1f} s in all", flush=True)
     write_json(OUT, result)
     print(f"written {OUT.relative_to(ROOT)}")
 

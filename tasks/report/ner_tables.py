@@ -30,6 +30,8 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "graph_lr_decay": "`graph` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "graph_clip_norm_lr_decay": "`graph_clip_norm` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "graph_clip_norm_word_dropout": "`graph_clip_norm` with singleton UNK (`ner.train.word_dropout: 0.5`)",
+    "graph_clip_norm_batch64": "`graph_clip_norm` on batches (and document windows) of 64 sentences "
+                               "(`ner.train.batch_size: 64`)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",
     "default_softmax": "`default_crf` with a softmax output (`output: dense`)",

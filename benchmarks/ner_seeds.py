@@ -38,7 +38,7 @@ from tasks.common.params import (NerModel, NerTrain, ParamsError, apply_override
                                  validate_params)
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
-from tasks.report.markdown import paired_by_seed, this_machine  # noqa: E402
+from tasks.report.markdown import host_cpu, paired_by_seed, this_machine  # noqa: E402
 from tasks.report.ner_tables import NER_RUNS, NER_SEEDS, run_file  # noqa: E402
 
 RUNS = ROOT / NER_RUNS
@@ -159,7 +159,7 @@ def run_one(variant: str, seed: int) -> dict:
     # A resumed run's "seconds" are this process's only: the epochs before the checkpoint
     # ran earlier (resumed_after_epoch says how many).
     record = run_record(variant, seed, results, results["seconds"], commit,
-                        machine=this_machine(),
+                        machine=this_machine(), cpu=host_cpu(),
                         **({"resumed_after_epoch": results["resumed_after_epoch"]}
                            if results["resumed_after_epoch"] else {}))
     write_json(ROOT / run_file(variant, seed), record)

@@ -96,20 +96,6 @@ def measure(parts: list[str], rounds: int, steps: int) -> dict:
             "part_ms_per_step_range": {p: [min(d), max(d)] for p, d in paired.items()}}
 
 
-def cpu() -> str:
-    """The CPU as /proc/cpuinfo names it, with its family and model, and whether it has
-    AVX-512 (this VM's host has changed between days: its kernels then round otherwise)."""
-    try:
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-                    if ":" in line)
-    except OSError:
-        return "unknown"
-    info = {k.strip(): v.strip() for k, v in info.items()}
-    avx512 = "avx512f" in info.get("flags", "").split()
-    return f"{info.get('model name', '?')}, family {info.get('cpu family', '?')} model {info.get('model', '?')}, " \
-           f"{'AVX-512' if avx512 else 'no AVX-512'}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
@@ -120,9 +106,9 @@ def main() -> None:
         ap.error("--rounds and --steps must be at least 1")
     if not (PREPARED / "train.npz").is_file():
         sys.exit(f"error: {PREPARED} missing: run `dvc repro prepare_ner` first")
-    from tasks.report.markdown import this_machine
+    from tasks.report.markdown import host_cpu, this_machine
 
-    result = {"machine": this_machine(), "cpu": cpu(), "date": time.strftime("%Y-%m-%d %H:%M"),
+    result = {"machine": this_machine(), "cpu": host_cpu(), "date": time.strftime("%Y-%m-%d %H:%M"),
               "command": "python benchmarks/ner_step_parts.py " + " ".join(sys.argv[1:]),
               **measure(args.parts, args.rounds, args.steps)}
     write_json(OUT, result)

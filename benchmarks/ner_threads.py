@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ner_step_parts import build, cpu  # noqa: E402
+from benchmarks.ner_step_parts import build  # noqa: E402
 from tasks.common.files import write_json  # noqa: E402
 from tasks.common.settings import quiet_environment  # noqa: E402
 
@@ -124,9 +124,9 @@ def main() -> None:
         rounds.append(run_round(order, args.warmup, args.steps))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {rounds[-1][n]['ms_per_step']:.1f} ms/step"
                                                            for n in names), flush=True)
-    from tasks.report.markdown import this_machine
+    from tasks.report.markdown import host_cpu, this_machine
 
-    result = {"machine": this_machine(), "cpu": cpu(), "date": time.strftime("%Y-%m-%d %H:%M"),
+    result = {"machine": this_machine(), "cpu": host_cpu(), "date": time.strftime("%Y-%m-%d %H:%M"),
               "command": "python benchmarks/ner_threads.py " + " ".join(sys.argv[1:]), "reference": REFERENCE,
               "rounds": args.rounds, "warmup": args.warmup, "steps_per_round": args.steps,
               "settings": summarise(rounds)}

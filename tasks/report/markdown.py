@@ -36,6 +36,20 @@ def this_machine() -> str:
     return f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores"
 
 
+def host_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU as ``cpuinfo`` names it, with its family and model and whether it has
+    AVX-512: :func:`this_machine` names the VM, and the VM's host has changed between
+    days (its kernels then round otherwise, docs/determinism.md); "unknown" off Linux."""
+    try:
+        first = cpuinfo.read_text(encoding="utf-8").split("\n\n")[0]
+    except OSError:
+        return "unknown"
+    info = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines()) if v}
+    avx512 = "avx512f" in info.get("flags", "").split()
+    return (f"{info.get('model name', '?')}, family {info.get('cpu family', '?')} model {info.get('model', '?')}, "
+            f"{'AVX-512' if avx512 else 'no AVX-512'}")
+
+
 def load(root: Path, rel: str) -> Any:
     path = root / rel
     try:

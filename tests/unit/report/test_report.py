@@ -82,6 +82,19 @@ def test_a_table_from_another_machine_is_marked():
     assert "**another machine** than the reference" in Source(("x.json",), machine="laptop arm64, 8 cores").caption()
 
 
+def test_the_host_cpu_is_named_by_model_family_and_avx512(tmp_path):
+    from tasks.report.markdown import host_cpu
+
+    info = tmp_path / "cpuinfo"
+    core = ("processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+            "model name\t: AMD EPYC\nflags\t\t: fpu sse2 {flags}\npower management:\n")
+    info.write_text(core.format(n=0, flags="avx2 avx512f") + "\n" + core.format(n=1, flags="avx2 avx512f"))
+    assert host_cpu(info) == "AMD EPYC, family 25 model 17, AVX-512"
+    info.write_text(core.format(n=0, flags="avx2 avx512_vnni"))  # an AVX-512 extension without the base set
+    assert host_cpu(info) == "AMD EPYC, family 25 model 17, no AVX-512"
+    assert host_cpu(tmp_path / "missing") == "unknown"
+
+
 def test_the_figure_is_redrawn_from_the_files_and_a_stale_one_fails_the_check(project_copy, capsys):
     from tasks.report.figures import FIGURES, ner_seeds_svg
 

@@ -85,8 +85,8 @@ VARIANTS: dict[str, dict] = {
                                  "ner.train.clip_norm": 1.0, "ner.train.lr_decay": 0.05},
     "graph_clip_norm_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
                                      "ner.train.clip_norm": 1.0, "ner.train.word_dropout": 0.5},
-    # The clipped default on batches of 64 sentences (document windows of up to 64 too):
-    # half the steps per epoch, each 1.6x as long, so an epoch ~1.25x faster. Whether the
+    # The clipped default on batches of 64 sentences (document windows of up to 64 too),
+    # for train_ner's time: half the steps per epoch, so a shorter epoch; whether the
     # halved number of updates costs F1 or epochs is what its seeds measure.
     "graph_clip_norm_batch64": {"ner.model.preset": "default", "ner.train.batches": "documents",
                                 "ner.train.clip_norm": 1.0, "ner.train.batch_size": 64},

@@ -130,7 +130,11 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         assert "postgres: restarted" in run_ok(cli + ["restart", "postgres"], proj, env).stdout
         wait_until("the retry", lambda: _state(cli, proj, env, third) in {"COMPLETED", "FAILED", "CRASHED"},
               timeout=600, poll=3)
-        assert _state(cli, proj, env, third) == "COMPLETED"
+        # It failed once in a full suite run (FAILED, 2026-12-06) and passed alone; the logs
+        # say why next time.
+        assert _state(cli, proj, env, third) == "COMPLETED", log_tails(
+            *(cluster_dir / "logs" / f"{name}.log" for name in (*sorted(survivor), "postgres", "mlflow-server",
+                                                                 "prefect-server")))
         finished = [r for r in _mlflow_flow_runs(config).values()
                     if r["tags"].get("prefect_flow_run_id") == third and r["status"] == "FINISHED"]
         assert [r["tags"]["worker"] for r in finished] == list(survivor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.report.benchmarks import RESULTS, source
-from tasks.report.markdown import block, load, seconds, table
+from tasks.report.markdown import block, each_round, load, seconds, table
 
 
 def ner_layers(root: Path) -> str:
@@ -57,7 +57,7 @@ def ner_fit_calls(root: Path) -> str:
     rel = f"{RESULTS}/ner_fit_calls.json"
     d = load(root, rel)
     rows = [[rep["date"], fit_calls_label(way, r.get("feeding_workers", 1)),
-             " / ".join(f"{e['span_wall_s']:.0f}" for e in r["epochs"]),
+             each_round((e["span_wall_s"] for e in r["epochs"]), 0),
              seconds(r["later_pass_wall_s"]), seconds(r["later_span_wall_s"]), seconds(r["later_span_cpu_s"]),
              f"{r['later_span_cores_busy']:.2f}", f"{r['batches_not_trained']} of "
              f"{sum(e['batches'] for e in r['epochs']):,}"]
@@ -85,8 +85,8 @@ def ner_step_revisions(root: Path) -> str:
     rel = f"{RESULTS}/ner_step_revisions.json"
     comparisons = load(root, rel)["comparisons"]
     rows = [[c["label"] or "—", f"`{c['reference'][:12]}`", f"`{c['current'][:12]}`",
-             " / ".join(f"{t:.1f}" for t in c["ms_per_step"]["reference"]),
-             " / ".join(f"{t:.1f}" for t in c["ms_per_step"]["current"]),
+             each_round(c["ms_per_step"]["reference"]),
+             each_round(c["ms_per_step"]["current"]),
              f"{c['median_ms_per_step']['reference']:.1f} → {c['median_ms_per_step']['current']:.1f}",
              f"**{c['speedup_current_over_reference']:.2f}x**",
              f"{c['last_loss']['reference']:.4f} / {c['last_loss']['current']:.4f}"] for c in comparisons]
@@ -102,11 +102,11 @@ def ner_step_parts(root: Path) -> str:
     rel = f"{RESULTS}/ner_step_parts.json"
     d = load(root, rel)
     m, default = d["median_ms_per_step"], d["median_ms_per_step"]["default"]
-    rows = [["the default", " / ".join(f"{t:.1f}" for t in d["ms_per_step"]["default"]), f"{default:.1f}", "", ""]]
+    rows = [["the default", each_round(d["ms_per_step"]["default"]), f"{default:.1f}", "", ""]]
     for part, cost in d["part_ms_per_step"].items():
         low, high = d["part_ms_per_step_range"][part]
         rows.append([f"without the {PART_NAMES.get(part, part)}",
-                     " / ".join(f"{t:.1f}" for t in d["ms_per_step"][f"no {part}"]), f"{m[f'no {part}']:.1f}",
+                     each_round(d["ms_per_step"][f"no {part}"]), f"{m[f'no {part}']:.1f}",
                      f"**{cost:.1f}** ({low:.1f} to {high:.1f})", f"{cost / default:.0%}"])
     body = table(["model", "ms per step, each round", "median", "the part's ms per step: median of the rounds' "
                   "differences (range)", "of the default's step"], rows)
@@ -137,8 +137,8 @@ def ner_threads(root: Path) -> str:
     d = load(root, rel)
     rows = [[f"`{name}`" + (" (reference)" if name == d["reference"] else ""),
              " / ".join(str(t) if t else "TensorFlow's" for t in s["threads"]),
-             " / ".join(f"{t:.1f}" for t in s["ms_per_step"]), f"{s['median_ms_per_step']:.1f}",
-             " / ".join(f"{r:.2f}" for r in s["speedup"]), f"**{s['median_speedup']:.2f}x**",
+             each_round(s["ms_per_step"]), f"{s['median_ms_per_step']:.1f}",
+             each_round(s["speedup"], 2), f"**{s['median_speedup']:.2f}x**",
              f"{s['rounds_faster']} of {d['rounds']}", f"{s['cores_busy']:.2f}",
              f"{s['median_dev_scoring_s']:.2f} s ({s['median_dev_speedup']:.2f}x)"]
             for name, s in d["settings"].items()]

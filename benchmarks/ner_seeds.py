@@ -22,6 +22,7 @@ train_ner`` is clean: the run ``dvc repro`` made is not made twice.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
+from tasks.common.paths import NER_HISTORY  # noqa: E402
 from tasks.common.params import (NerModel, NerTrain, ParamsError, apply_overrides, read_raw, switches_off,  # noqa: E402
                                  validate_params)
 from tasks.common.settings import settings  # noqa: E402
@@ -137,6 +139,16 @@ def run_record(variant: str, seed: int, results: dict, seconds: float, commit: s
             **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
 
 
+def epoch_history(history_csv: Path) -> dict:
+    """Per epoch of a finished run, from its plots/ner/history.csv: dev F1 and seconds.
+    Kept in the run file so that what early stopping chose can be studied afterwards
+    (e.g. which epoch a shorter patience would have kept) without training again."""
+    with history_csv.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"dev_f1_by_epoch": [round(float(r["dev_f1"]), 6) for r in rows],
+            "epoch_seconds": [round(float(r["seconds"]), 1) for r in rows]}
+
+
 def run_one(variant: str, seed: int) -> dict:
     import yaml
 
@@ -159,7 +171,7 @@ def run_one(variant: str, seed: int) -> dict:
     # A resumed run's "seconds" are this process's only: the epochs before the checkpoint
     # ran earlier (resumed_after_epoch says how many).
     record = run_record(variant, seed, results, results["seconds"], commit,
-                        machine=this_machine(), cpu=host_cpu(),
+                        machine=this_machine(), cpu=host_cpu(), **epoch_history(work / NER_HISTORY),
                         **({"resumed_after_epoch": results["resumed_after_epoch"]}
                            if results["resumed_after_epoch"] else {}))
     write_json(ROOT / run_file(variant, seed), record)
@@ -202,10 +214,9 @@ def record_workspace(variant: str) -> dict:
     if status.returncode != 0 or json.loads(status.stdout or "{}"):
         sys.exit("error: `dvc status train_ner` is not clean: run `dvc repro train_ner` first")
     results = json.loads((ROOT / "metrics" / "ner.json").read_text())
-    history = (ROOT / "plots" / "ner" / "history.csv").read_text().splitlines()
-    seconds_col = history[0].split(",").index("seconds")
-    seconds = sum(float(line.split(",")[seconds_col]) for line in history[1:])
-    record = run_record(variant, seed, results, seconds, source="dvc repro (workspace)")
+    history = epoch_history(ROOT / NER_HISTORY)
+    record = run_record(variant, seed, results, sum(history["epoch_seconds"]), source="dvc repro (workspace)",
+                        **history)
     write_json(ROOT / run_file(variant, seed), record)
     print(f"{variant} seed {seed}: recorded from the workspace (dev F1 {record['dev_f1']:.4f})")
     return record

@@ -116,3 +116,15 @@ def test_only_the_checkpoint_training_would_resume_counts_as_a_resume(seeds, tmp
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"epoch": 30, "best_epoch": 29, "history": []}))
     assert seeds.resumable_epoch(ner) == 30
+
+
+def test_a_run_file_keeps_each_epochs_dev_f1_as_training_wrote_it(seeds, tmp_path):
+    """The history read back is the one train_ner writes (its own CSV writer), in epoch order."""
+    from tasks.common.files import csv_text
+
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "dev_precision": 0.9, "dev_recall": 0.9, "dev_f1": f, "seconds": s}
+            for e, f, s in ((1, 0.8812345678, 30.04), (2, 0.91, 29.96), (3, 0.905, 31.0))]
+    path = tmp_path / "history.csv"
+    path.write_text(csv_text(rows))
+    assert seeds.epoch_history(path) == {"dev_f1_by_epoch": [0.881235, 0.91, 0.905],
+                                         "epoch_seconds": [30.0, 30.0, 31.0]}

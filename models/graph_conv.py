@@ -262,7 +262,8 @@ class GraphConvolution(keras.layers.Layer):
             msg = ops.take(hw, src * R + rel, axis=0)
         scale = wt
         if self.edge_weighting:
-            scale = scale * ops.take(self.edge_weights, rel, axis=0)
+            # scale stays float32: under mixed precision Keras hands the layer its weights in half
+            scale = scale * ops.take(ops.cast(self.edge_weights, scale.dtype), rel, axis=0)
         if self.gates:
             logits = ops.reshape(ops.matmul(nodes, ops.cast(self.gate_kernel, nodes.dtype)), (-1,))  # (N*R,)
             gate = ops.sigmoid(ops.take(logits, src * R + rel) + ops.take(ops.cast(self.gate_bias, nodes.dtype), rel))

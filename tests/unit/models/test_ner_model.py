@@ -129,3 +129,29 @@ def test_char_cnn_on_real_tokens_only_equals_every_position():
     assert (x["nodes"] >= 0).sum() == (w > 0).sum() and (x["nodes"] == -1).any()  # and padded entries
     np.testing.assert_allclose(real, every, atol=1e-6)
     assert np.abs(every[w > 0]).max() > 1e-3 and (every[w == 0] == -1).all()
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_the_default_trains_under_mixed_precision(policy):
+    """ner.train.mixed_precision: the default (gated, weighted document and dependency
+    edges, CRF) computes in half precision and its loss is finite and falls. The graph
+    layer once multiplied its float32 edge weights into half-precision messages and the
+    first step failed."""
+    import keras
+
+    from tasks.ner.batches import BatchSequence
+
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        config = resolve_config("default", gcn_units=16, context_units=8)
+        model = build_ner_model(config, vocab_size=30, embedding_dim=6, num_chars=20, num_labels=9,
+                                num_dep_labels=45, labels=LABELS)
+        model.compile(optimizer=keras.optimizers.Adam(0.01))
+        split = legal_labels(tiny_split(np.random.default_rng(2), count=24))
+        history = model.fit(BatchSequence(split, 8, 24, seed=0, documents=True,
+                                          doc_neighbours=config.document_inputs), epochs=4, verbose=0).history["loss"]
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert model.get_layer("gcn_0").compute_dtype != "float32"
+    assert np.all(np.isfinite(history)) and history[-1] < history[0]

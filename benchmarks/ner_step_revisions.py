@@ -50,6 +50,9 @@ def worker(root: str, prepared: str, batches: int) -> None:
     data = load_prepared(Path(prepared), config.tag_scheme)
     v = data.vocab
     keras.utils.set_random_seed(0)
+    # Built here, not by train_ner's build_or_resume (as the other NER benchmarks do): the
+    # reference revision may predate that function or its signature, and both revisions
+    # must build alike. So no gradient clipping: a step here is the default's without it.
     model = build_ner_model(config, len(v["words"]), data.embeddings.shape[1], len(v["chars"]), len(data.labels),
                             len(v["relations"]), labels=data.labels)
     model.get_layer("word_embedding").set_weights([data.embeddings])

@@ -92,6 +92,10 @@ VARIANTS: dict[str, dict] = {
     # halved number of updates costs F1 or epochs is what its seeds measure.
     "graph_clip_norm_batch64": {"ner.model.preset": "default", "ner.train.batches": "documents",
                                 "ner.train.clip_norm": 1.0, "ner.train.batch_size": 64},
+    # ... and its no-graph ablation: what the graph adds on batches of 64.
+    "no_graph_clip_norm_batch64": {"ner.model.preset": "default", "ner.model.gcn_layers": 0,
+                                   "ner.train.batches": "documents", "ner.train.clip_norm": 1.0,
+                                   "ner.train.batch_size": 64},
 }
 # Keep the model fields a variant does not name at the preset's value, and the training
 # recipe's switches it does not name off (the NerTrain fields given an ``off`` value),
@@ -99,6 +103,9 @@ VARIANTS: dict[str, dict] = {
 # params.yaml adopts a new default.
 MODEL_OVERRIDES = tuple(f for f in NerModel.model_fields if f != "preset")
 RECIPE_OFF = {f"ner.train.{name}": off for name, off in switches_off(NerTrain).items()}
+# Training settings that are no switch but that every variant was run with unless it
+# names another, pinned likewise: 32 sentences a batch (and a document window).
+PINNED = {"ner.train.batch_size": 32}
 
 RUN_SCRIPT = """
 import json, sys, time
@@ -117,7 +124,7 @@ print("RESULT " + json.dumps(results))
 
 def variant_params(variant: str, seed: int) -> dict:
     """The project's params with the variant's overrides and ``seed``; validated."""
-    overrides = {**{f"ner.model.{k}": None for k in MODEL_OVERRIDES}, **RECIPE_OFF}
+    overrides = {**{f"ner.model.{k}": None for k in MODEL_OVERRIDES}, **RECIPE_OFF, **PINNED}
     overrides.update(VARIANTS[variant])
     overrides["ner.train.seed"] = seed
     raw = apply_overrides(read_raw(ROOT / "params.yaml"), overrides)

@@ -53,6 +53,12 @@ def test_a_variant_keeps_its_recipe_when_params_yaml_adopts_another(seeds):
     raw["ner"]["train"]["word_dropout"] = 0.0
     (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(raw))
     assert seeds.default_variant() == "graph_clip_norm"
+    # Batches of 64 adopted: the variants that name no batch size keep 32.
+    raw["ner"]["train"]["batch_size"] = 64
+    (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert validate_params(seeds.variant_params("graph_clip_norm", 42)).ner.train.batch_size == 32
+    assert validate_params(seeds.variant_params("no_graph_clip_norm_batch64", 42)).ner.train.batch_size == 64
+    assert seeds.default_variant() == "graph_clip_norm_batch64"
 
 
 def test_summary_means_std_ranking_and_paired_differences(seeds):

@@ -32,6 +32,7 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "graph_clip_norm_word_dropout": "`graph_clip_norm` with singleton UNK (`ner.train.word_dropout: 0.5`)",
     "graph_clip_norm_batch64": "`graph_clip_norm` on batches (and document windows) of 64 sentences "
                                "(`ner.train.batch_size: 64`)",
+    "no_graph_clip_norm_batch64": "`graph_clip_norm_batch64` without the GCN (ablation)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",
     "default_softmax": "`default_crf` with a softmax output (`output: dense`)",
@@ -39,7 +40,11 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "seed_train": "the original `train.py`",
 }
 # variant -> the same without its GCN
-NER_ABLATION = {"graph": "no_graph", "graph_clip_norm": "no_graph_clip_norm", "default_crf": "default_crf_no_gcn"}
+NER_ABLATION = {"graph": "no_graph", "graph_clip_norm": "no_graph_clip_norm",
+                "graph_clip_norm_batch64": "no_graph_clip_norm_batch64", "default_crf": "default_crf_no_gcn"}
+# Earlier defaults, newest first: their comparisons with every other variant stay in the
+# paired table after the default's, since the results page explains each choice by them.
+NER_PREVIOUS_DEFAULTS = ("graph_clip_norm",)
 
 
 def ner_variant_label(variant: str, default: str | None) -> str:
@@ -87,15 +92,18 @@ def ner_seeds(root: Path) -> str:
 
 
 def ner_paired(root: Path) -> str:
-    """The default minus every other variant, then each other variant minus its own
-    no-graph ablation (what the graph adds under that recipe), paired by seed."""
+    """The default minus every other variant, each earlier default likewise, then each
+    other variant minus its own no-graph ablation (what the graph adds under that
+    recipe), paired by seed."""
     best = load(root, NER_SEEDS)["default"]
     # Which variants ran, from the run files too (the summary may predate a run); each
     # variant's files read once.
     ran = run_variants(root)
     by_seed = {v: {r["seed"]: r for r in ner_run_files(root, v)} for v in ran}
     pairs = [(best, other) for other in ran if other != best]
-    pairs += [(v, a) for v, a in NER_ABLATION.items() if v != best and v in ran and a in ran]
+    for earlier in (v for v in NER_PREVIOUS_DEFAULTS if v != best and v in ran):
+        pairs += [(earlier, other) for other in ran if other not in (best, earlier)]
+    pairs += [(v, a) for v, a in NER_ABLATION.items() if (v, a) not in pairs and v in ran and a in ran]
     rows = []
     for a, b in pairs:
         diffs = paired_by_seed(by_seed.get(a, {}), by_seed[b])  # the default may have no run yet

@@ -38,13 +38,13 @@ def test_every_variant_is_valid_params_and_sets_its_seed(seeds):
 
 def test_a_variant_keeps_its_recipe_when_params_yaml_adopts_another(seeds):
     """params.yaml switching gradient clipping on makes graph_clip_norm the default; the
-    graph variant's runs (clipping off) stay the graph variant's."""
+    graph variant's runs (clipping off) stay the graph variant's. Likewise for batches of 64."""
     import yaml
 
     from tasks.common.params import validate_params
 
     raw = yaml.safe_load((seeds.ROOT / "params.yaml").read_text())
-    raw["ner"]["train"].update(clip_norm=1.0, word_dropout=0.25)
+    raw["ner"]["train"].update(clip_norm=1.0, word_dropout=0.25, batch_size=32)
     (seeds.ROOT / "params.yaml").write_text(yaml.safe_dump(raw))
     graph = validate_params(seeds.variant_params("graph", 42)).ner.train
     assert (graph.clip_norm, graph.word_dropout) == (0.0, 0.0)

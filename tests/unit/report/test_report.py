@@ -154,3 +154,21 @@ def test_the_paired_ner_table_shows_what_the_graph_adds_under_each_recipe(projec
         assert row.endswith(f"| {ahead} of {len(seeds)} |"), row
         checked += 1
     assert checked >= 2  # the current default's pair and the previous default's
+
+
+def test_the_paired_ner_table_keeps_each_earlier_defaults_comparisons_after_the_defaults(project_copy):
+    """The results page explains each earlier choice of default by its paired rows: they
+    stay, one per other variant that shares a seed with it, after the default's rows."""
+    from tasks.report.ner_tables import NER_PREVIOUS_DEFAULTS, ner_paired, ner_run_files, run_variants
+
+    best = json.loads((project_copy / "metrics" / "ner_seeds.json").read_text())["default"]
+    rows = [line for line in ner_paired(project_copy).splitlines() if line.startswith("| `")]
+    last_default_row = max(i for i, line in enumerate(rows) if line.startswith(f"| `{best}` − "))
+    seeds = {v: {r["seed"] for r in ner_run_files(project_copy, v)} for v in run_variants(project_copy)}
+    checked = 0
+    for earlier in (v for v in NER_PREVIOUS_DEFAULTS if v != best and v in seeds):
+        for other in (v for v in seeds if v not in (best, earlier) and seeds[v] & seeds[earlier]):
+            at = [i for i, line in enumerate(rows) if line.startswith(f"| `{earlier}` − `{other}` |")]
+            assert len(at) == 1 and at[0] > last_default_row, (earlier, other)
+            checked += 1
+    assert checked >= 10

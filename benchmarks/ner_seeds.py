@@ -223,7 +223,7 @@ def record_workspace(variant: str) -> dict:
     results = json.loads((ROOT / "metrics" / "ner.json").read_text())
     history = epoch_history(ROOT / NER_HISTORY)
     record = run_record(variant, seed, results, sum(history["epoch_seconds"]), source="dvc repro (workspace)",
-                        **history)
+                        machine=this_machine(), cpu=host_cpu(), **history)
     write_json(ROOT / run_file(variant, seed), record)
     print(f"{variant} seed {seed}: recorded from the workspace (dev F1 {record['dev_f1']:.4f})")
     return record

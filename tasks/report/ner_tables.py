@@ -164,6 +164,51 @@ def committed_epoch_seconds(root: Path) -> list[float]:
         return [float(row["seconds"]) for row in csv.DictReader(f)]
 
 
+PATIENCE = 6  # ner.train.patience of every seed run so far
+
+
+def early_stop(dev_f1: list[float], patience: int) -> tuple[int, int]:
+    """(the epoch kept, the epochs run) had a run whose dev F1 per epoch is ``dev_f1``
+    stopped after ``patience`` epochs without a gain: train_ner's rule (a gain is a
+    strictly higher F1; tasks/ner/training.py: out_of_patience) replayed on its history.
+    Training is deterministic on one machine, so the shorter run is this run cut short."""
+    best, best_epoch = -1.0, 0
+    for epoch, f1 in enumerate(dev_f1, start=1):
+        if f1 > best:
+            best, best_epoch = f1, epoch
+        if epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return best_epoch, len(dev_f1)
+
+
+def ner_patience(root: Path) -> str:
+    """What a shorter patience would have kept, per patience, over the default's seed runs
+    that keep their dev F1 per epoch: exact on dev, and the same test F1 where the kept
+    epoch is the run's own (the same model); test was never scored on another epoch."""
+    summary = load(root, NER_SEEDS)
+    runs = [r for r in ner_run_files(root, summary["default"]) if "dev_f1_by_epoch" in r]
+    runs = [r for r in runs if early_stop(r["dev_f1_by_epoch"], PATIENCE) == (r["best_epoch"], r["epochs_run"])]
+    if not runs:
+        return block("No run of the default keeps its dev F1 per epoch yet.", Source((f"{NER_RUNS}/*.json",)))
+    rows = []
+    for patience in range(PATIENCE, 1, -1):
+        kept = [early_stop(r["dev_f1_by_epoch"], patience) for r in runs]
+        change = [(r["dev_f1_by_epoch"][k - 1] - r["dev_f1_by_epoch"][r["best_epoch"] - 1]) * 100
+                  for (k, _), r in zip(kept, runs)]
+        saved = [sum(r["epoch_seconds"][n:]) / 60 for (_, n), r in zip(kept, runs)]
+        rows.append([str(patience) + (" (as run)" if patience == PATIENCE else ""),
+                     f"{sum(k == r['best_epoch'] for (k, _), r in zip(kept, runs))} of {len(runs)}",
+                     f"{statistics.mean(change):+.2f} (worst {min(change):+.2f})",
+                     f"{statistics.mean(n for _, n in kept):.1f}",
+                     f"{statistics.mean(saved):.1f} ({min(saved):.1f}-{max(saved):.1f})"])
+    body = table(["patience", "runs that keep their own best epoch (same model, same test F1)",
+                  "dev F1 of the kept epoch, change (points)", "epochs run", "training passes not run, min per run"],
+                 rows)
+    body += (f"\n\nThe default's runs that keep their dev F1 per epoch: seeds "
+             f"{', '.join(str(r['seed']) for r in runs)}. Minutes not run count training passes only (each "
+             "epoch's dev scoring comes on top).")
+    return block(body, Source((f"{NER_RUNS}/*.json",)))
+
 
 TABLES = {"ner-seeds": ner_seeds, "ner-paired": ner_paired, "ner-committed": ner_committed,
-          "ner-stage-time": ner_stage_time}
+          "ner-stage-time": ner_stage_time, "ner-patience": ner_patience}

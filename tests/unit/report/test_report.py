@@ -172,3 +172,31 @@ def test_the_paired_ner_table_keeps_each_earlier_defaults_comparisons_after_the_
             assert len(at) == 1 and at[0] > last_default_row, (earlier, other)
             checked += 1
     assert checked >= 10
+
+
+def test_early_stop_replays_train_ners_own_rule_on_a_history():
+    """The patience table cuts recorded runs short by the rule train_ner stops by
+    (tasks/ner/training.py: out_of_patience, finished), replayed epoch by epoch here as
+    training's scorer updates its state: ties are no gain, and the epoch cap stops too."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from tasks.ner.training import finished
+    from tasks.report.ner_tables import early_stop
+
+    def replay(dev_f1, patience):
+        tp, state = SimpleNamespace(patience=patience, epochs=len(dev_f1)), {"epoch": 0, "best_f1": -1.0,
+                                                                             "best_epoch": 0}
+        while not finished(state, tp):
+            state["epoch"] += 1
+            if dev_f1[state["epoch"] - 1] > state["best_f1"]:
+                state["best_f1"], state["best_epoch"] = dev_f1[state["epoch"] - 1], state["epoch"]
+        return state["best_epoch"], state["epoch"]
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        history = np.round(np.cumsum(rng.normal(0.01, 0.02, rng.integers(1, 40))), 2).tolist()  # ties happen
+        for patience in range(1, 8):
+            assert early_stop(history, patience) == replay(history, patience), (history, patience)
+    assert early_stop([0.5, 0.6, 0.6, 0.6, 0.7], 2) == (2, 4)  # an equal F1 is no gain

@@ -22,7 +22,6 @@ train_ner`` is clean: the run ``dvc repro`` made is not made twice.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -41,7 +40,7 @@ from tasks.common.params import (NerModel, NerTrain, ParamsError, apply_override
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
 from tasks.report.markdown import host_cpu, paired_by_seed, this_machine  # noqa: E402
-from tasks.report.ner_tables import NER_RUNS, NER_SEEDS, run_file  # noqa: E402
+from tasks.report.ner_tables import NER_RUNS, NER_SEEDS, history_rows, run_file  # noqa: E402
 
 RUNS = ROOT / NER_RUNS
 WORK = ROOT / ".cache" / "ner_seeds"
@@ -150,8 +149,7 @@ def epoch_history(history_csv: Path) -> dict:
     """Per epoch of a finished run, from its plots/ner/history.csv: dev F1 and seconds.
     Kept in the run file so that what early stopping chose can be studied afterwards
     (e.g. which epoch a shorter patience would have kept) without training again."""
-    with history_csv.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = history_rows(history_csv)
     return {"dev_f1_by_epoch": [round(float(r["dev_f1"]), 6) for r in rows],
             "epoch_seconds": [round(float(r["seconds"]), 1) for r in rows]}
 

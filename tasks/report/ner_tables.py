@@ -156,12 +156,17 @@ def ner_stage_time(root: Path) -> str:
     return block(body, Source((f"{NER_RUNS}/*.json", NER_HISTORY), command, ", ".join(sorted(machines))))
 
 
-def committed_epoch_seconds(root: Path) -> list[float]:
-    """Seconds of each epoch of the committed train_ner run (its history file)."""
+def history_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a train_ner history file (plots/ner/history.csv), one per epoch."""
     import csv
 
-    with open(root / NER_HISTORY, newline="") as f:
-        return [float(row["seconds"]) for row in csv.DictReader(f)]
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def committed_epoch_seconds(root: Path) -> list[float]:
+    """Seconds of each epoch of the committed train_ner run (its history file)."""
+    return [float(row["seconds"]) for row in history_rows(root / NER_HISTORY)]
 
 
 PATIENCE = 6  # ner.train.patience of every seed run so far

@@ -100,6 +100,9 @@ VARIANTS: dict[str, dict] = {
     "graph_clip_norm_batch64_word_dropout": {"ner.model.preset": "default", "ner.train.batches": "documents",
                                              "ner.train.clip_norm": 1.0, "ner.train.batch_size": 64,
                                              "ner.train.word_dropout": 0.5},
+    "no_graph_clip_norm_batch64_word_dropout": {"ner.model.preset": "default", "ner.model.gcn_layers": 0,
+                                                "ner.train.batches": "documents", "ner.train.clip_norm": 1.0,
+                                                "ner.train.batch_size": 64, "ner.train.word_dropout": 0.5},
 }
 # Keep the model fields a variant does not name at the preset's value, and the training
 # recipe's switches it does not name off (the NerTrain fields given an ``off`` value),

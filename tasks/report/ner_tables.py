@@ -33,6 +33,9 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "graph_clip_norm_batch64": "`graph_clip_norm` on batches (and document windows) of 64 sentences "
                                "(`ner.train.batch_size: 64`)",
     "no_graph_clip_norm_batch64": "`graph_clip_norm_batch64` without the GCN (ablation)",
+    "graph_clip_norm_batch64_word_dropout": "`graph_clip_norm_batch64` with singleton UNK "
+                                            "(`ner.train.word_dropout: 0.5`)",
+    "no_graph_clip_norm_batch64_word_dropout": "`graph_clip_norm_batch64_word_dropout` without the GCN (ablation)",
     "default_crf": "previous default, sentence-level: BiLSTM + char CNN + dependency GCN + CRF, IOB2",
     "default_crf_no_gcn": "`default_crf` without the GCN (ablation)",
     "default_softmax": "`default_crf` with a softmax output (`output: dense`)",
@@ -41,7 +44,9 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
 }
 # variant -> the same without its GCN
 NER_ABLATION = {"graph": "no_graph", "graph_clip_norm": "no_graph_clip_norm",
-                "graph_clip_norm_batch64": "no_graph_clip_norm_batch64", "default_crf": "default_crf_no_gcn"}
+                "graph_clip_norm_batch64": "no_graph_clip_norm_batch64",
+                "graph_clip_norm_batch64_word_dropout": "no_graph_clip_norm_batch64_word_dropout",
+                "default_crf": "default_crf_no_gcn"}
 # Earlier defaults, newest first: their comparisons with every other variant stay in the
 # paired table after the default's, since the results page explains each choice by them.
 NER_PREVIOUS_DEFAULTS = ("graph_clip_norm",)

@@ -228,6 +228,8 @@ def record_workspace(variant: str) -> dict:
         sys.exit("error: `dvc status train_ner` is not clean: run `dvc repro train_ner` first")
     results = json.loads((ROOT / "metrics" / "ner.json").read_text())
     history = epoch_history(ROOT / NER_HISTORY)
+    # Its "seconds" sum the epochs only (the stage's clock is not kept), so it stays out
+    # of the variant's time per run, which times the whole train() call.
     record = run_record(variant, seed, results, sum(history["epoch_seconds"]), source="dvc repro (workspace)",
                         machine=this_machine(), cpu=host_cpu(), **history)
     write_json(ROOT / run_file(variant, seed), record)
@@ -273,8 +275,9 @@ def summarise() -> dict:
         records.sort(key=lambda r: r["seed"])
         stats = {key: _mean_std([r[key] for r in records])
                  for key in ("dev_f1", "test_f1", "test_precision", "test_recall", "epochs_run")}
-        # Time per run over the runs that ran whole (a resumed run timed only its last part).
-        whole = [r["seconds"] for r in records if "resumed_after_epoch" not in r]
+        # Time per run over the runs this runner timed whole: a resumed run timed only its
+        # last part, and a run adopted from the workspace only its epochs (history.csv).
+        whole = [r["seconds"] for r in records if "resumed_after_epoch" not in r and "source" not in r]
         stats["seconds"] = {**_mean_std(whole), "runs": len(whole)} if whole else None
         summary["variants"][variant] = {"seeds": [r["seed"] for r in records], **stats,
                                         "per_seed": {str(r["seed"]): {k: r[k] for k in ("dev_f1", "test_f1",

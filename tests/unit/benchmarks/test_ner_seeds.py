@@ -92,14 +92,16 @@ def test_a_workspace_that_trains_another_variant_is_not_adopted(seeds):
         seeds.record_workspace("default_softmax")  # params.yaml's default preset ends in a CRF
 
 
-def test_a_resumed_run_counts_in_the_scores_but_not_in_the_time_per_run(seeds, tmp_path):
+def test_resumed_and_adopted_runs_count_in_the_scores_but_not_in_the_time_per_run(seeds, tmp_path):
     write_run(seeds, "graph", 1, 0.95, 0.90, seconds=600.0)
     write_run(seeds, "graph", 2, 0.94, 0.91, seconds=1000.0)
     write_run(seeds, "graph", 3, 0.96, 0.92, seconds=100.0, resumed_after_epoch=30)
+    # adopted from the workspace (--from-workspace): its seconds sum the epochs only
+    write_run(seeds, "graph", 4, 0.95, 0.93, seconds=400.0, source="dvc repro (workspace)")
     write_run(seeds, "no_graph", 1, 0.93, 0.89, seconds=50.0, resumed_after_epoch=5)
     summary = seeds.summarise()["variants"]
-    assert summary["graph"]["seeds"] == [1, 2, 3]
-    assert summary["graph"]["test_f1"]["mean"] == pytest.approx(0.91)
+    assert summary["graph"]["seeds"] == [1, 2, 3, 4]
+    assert summary["graph"]["test_f1"]["mean"] == pytest.approx(0.915)
     assert summary["graph"]["seconds"] == {"mean": 800.0, "std": pytest.approx(statistics.stdev([600, 1000])),
                                            "runs": 2}
     assert summary["no_graph"]["seconds"] is None  # no whole run: no time per run

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tasks.common.params import Params, ParamsError, flatten, read_raw
-from tasks.common.settings import PROJECT_ROOT
+from tasks.common.settings import PROJECT_ROOT, quiet_environment
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -130,13 +130,16 @@ def run_cli(start) -> None:
     (checked before Prefect starts, so it fails within seconds) or bad parameters end
     with one line naming the URI or key. Without PREFECT_API_URL, the Prefect server of
     ``make ui`` is used when it runs (the run then shows in its UI, and no temporary
-    server has to start: ~5 s saved); otherwise Prefect starts a temporary one."""
+    server has to start: ~5 s saved); otherwise Prefect starts a temporary one. Telemetry
+    is switched off first: the temporary server is a subprocess that takes this process's
+    environment, and a flow started as ``python -m flows.X`` outside make has no quiet.env."""
     import httpx
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.ui import running_prefect_api
     from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
+    quiet_environment()
     api = None
     try:
         check_tracking_server()

@@ -1,5 +1,7 @@
 """The Run form: every parameter of a flow's stage tree, with params.yaml's value as the
 default, its description, range and choices (what the Prefect UI renders)."""
+import os
+
 import pytest
 
 from flows import forms
@@ -128,3 +130,19 @@ def test_deployment_entrypoints_build_the_flow_with_the_values_of_the_moment(mon
     values["ner"]["train"]["epochs"] = 77
     flow = build_ner_flow(forms.FlowForms(values))
     assert _schema_fields(flow)["train.epochs"]["default"] == 77
+
+
+def test_a_flow_started_outside_make_switches_telemetry_off_before_prefect_starts(monkeypatch):
+    """Prefect's temporary server is a subprocess that takes the flow process's environment
+    when the flow starts: quiet.env must be applied by then (it once was applied only when
+    the first stage started, and the temporary server tried to send telemetry)."""
+    from flows.forms import run_cli
+    from tasks.common.settings import quiet_values
+
+    for key in quiet_values():
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr("flows.ui.running_prefect_api", lambda: None)
+    seen = {}
+    run_cli(lambda: seen.update({key: os.environ.get(key) for key in quiet_values()}))
+    assert seen == quiet_values() and seen["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from flows.reporting import ML_VIEW
+from tests.support import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.
@@ -63,19 +64,26 @@ def prefect_flow_run(page, ui: str, flow_run_id: str, artifact: str, out: Path) 
 
 
 def prefect_quick_run(page, ui: str, deployment_id: str, out: Path) -> str:
-    """On the deployment's page press Run, then Quick run, as a person would, and wait for
-    the confirmation toast; returns the id of the flow run the click created (the
-    deployment's only run created since)."""
+    """On the deployment's page press Run, then Quick run, as a person would, and wait
+    until the server holds the flow run the click created (the deployment's only run
+    created since); returns its id. It waits on the run, not on the UI's toast: once
+    (the file run alone, 2026-12-06) the toast was not seen within a minute, and nothing
+    said whether the click had made a run; a failure now leaves a screenshot."""
     import re
 
     page.goto(f"{ui}/deployments/deployment/{deployment_id}")
     before = {r["id"] for r in _deployment_runs(ui, deployment_id)}
     page.get_by_role("button", name=re.compile(r"^\s*Run\s*$")).first.click()
     page.get_by_text("Quick run", exact=True).first.click()
-    page.get_by_text("View run").first.wait_for()  # the toast: the run was scheduled
+    try:
+        new = wait_until("the flow run that Quick run makes", lambda: [
+            r["id"] for r in _deployment_runs(ui, deployment_id) if r["id"] not in before], TIMEOUT_MS / 1000, poll=1)
+    except AssertionError:
+        page.screenshot(path=str(out / "prefect_quick_run_failed.png"))
+        raise
     page.screenshot(path=str(out / "prefect_quick_run.png"))
-    (new,) = [r["id"] for r in _deployment_runs(ui, deployment_id) if r["id"] not in before]
-    return new
+    (run_id,) = new
+    return run_id
 
 
 def _deployment_runs(ui: str, deployment_id: str) -> list[dict]:

@@ -6,6 +6,7 @@ benchmarks/suite_timeline.py) in benchmarks/results/test_suite.json.
     python benchmarks/test_suite.py --label parallel                     # -n 2 --dist loadfile --no-loadscope-reorder (make test)
     python benchmarks/test_suite.py --label serial --serial              # one process, the reference
     python benchmarks/test_suite.py --label before --checkout ../before --serial   # another commit
+    python benchmarks/test_suite.py --label test-fast --tests tests/unit   # make test-fast's part
 
 Each label is one entry of the results file; when the entries `serial` and `parallel` are
 of the same commit, the file also holds their ratio. Run it with nothing else on the
@@ -86,10 +87,10 @@ def file_spans(timeline: Path) -> list[dict]:
                    for name, f in files.items()), key=lambda f: -f["seconds"])
 
 
-def run_suite(checkout: Path, serial: bool, processes: int = 2) -> dict:
+def run_suite(checkout: Path, serial: bool, processes: int = 2, tests: str = "tests") -> dict:
     python = checkout / ".venv" / "bin" / "python"
     timeline = Path(tempfile.mkstemp(prefix="suite-timeline-", suffix=".jsonl")[1])
-    cmd = [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", "tests", "--durations=15",
+    cmd = [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", tests, "--durations=15",
            "-p", "no:cacheprovider", "-p", "suite_timeline", "--timeline", str(timeline)]
     if not serial:
         cmd += ["-n", str(processes), "--dist", "loadfile", "--no-loadscope-reorder"]
@@ -112,7 +113,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2) -> dict:
     counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary[-1][0])) \
         if summary else {}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
-    return {"command": shown, "commit": commit.stdout.strip(), "exit_code": proc.returncode,
+    return {"command": shown, "tests": tests, "commit": commit.stdout.strip(), "exit_code": proc.returncode,
             "wall_s": round(wall, 1), "pytest_s": float(summary[-1][1]) if summary else None, "counts": counts,
             "slowest": [{"seconds": float(s), "when": w, "test": t} for s, w, t in SLOW.findall(proc.stdout)][:15],
             "cpu_busy": cpu_busy, "cpu_busy_by_minute": by_minute, "files": files,
@@ -125,8 +126,9 @@ def main() -> None:
     ap.add_argument("--checkout", type=Path, default=ROOT, help="the project checkout to test (its .venv)")
     ap.add_argument("--serial", action="store_true", help="one process (the reference), instead of make test's")
     ap.add_argument("--processes", type=int, default=2, help="test processes when not --serial (make test: 2)")
+    ap.add_argument("--tests", default="tests", help="what to run: tests (make test) or tests/unit (make test-fast)")
     args = ap.parse_args()
-    result = run_suite(args.checkout.resolve(), args.serial, args.processes)
+    result = run_suite(args.checkout.resolve(), args.serial, args.processes, args.tests)
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     data[args.label] = result
     serial, parallel = data.get("serial"), data.get("parallel")  # same commit: their ratio

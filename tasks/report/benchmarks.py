@@ -133,7 +133,7 @@ def test_suite(root: Path) -> str:
     body += "".join(f"\n\n{label}: {r['note']}" for label, r in runs.items() if r.get("note"))
     if "serial_over_parallel" in d:
         body += f"\n\nSerial over parallel, same commit: **{d['serial_over_parallel']:.2f}x**."
-    timed = [(label, r) for label, r in runs.items() if r.get("files")]
+    timed = [(label, r) for label, r in runs.items() if r.get("files") and r.get("tests", "tests") == "tests"]
     if timed:
         body += "\n\n" + suite_files(*timed[-1])
     first = next(iter(runs.values()))

@@ -200,3 +200,24 @@ def test_early_stop_replays_train_ners_own_rule_on_a_history():
         for patience in range(1, 8):
             assert early_stop(history, patience) == replay(history, patience), (history, patience)
     assert early_stop([0.5, 0.6, 0.6, 0.6, 0.7], 2) == (2, 4)  # an equal F1 is no gain
+
+
+def test_the_suite_table_shows_where_the_time_of_the_last_whole_suite_went(tmp_path):
+    """An entry of `make test-fast`'s part (``--tests tests/unit``) joins the table, but the
+    file-by-file table stays the last whole suite's."""
+    from tasks.report.benchmarks import test_suite
+
+    def entry(tests: str, file: str) -> dict:
+        return {"command": f"-m pytest -q {tests}", "tests": tests, "commit": "abc1234", "exit_code": 0,
+                "wall_s": 60.0, "pytest_s": 59.0, "counts": {"passed": 3}, "cpu_busy": 0.9,
+                "cpu_busy_by_minute": [0.9], "machine": "vm x86_64, 2 cores", "date": "2026-12-06",
+                "files": [{"file": file, "process": "gw0", "start": 0.0, "end": 59.0, "seconds": 59.0}]}
+
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "test_suite.json").write_text(json.dumps({"whole": entry("tests", "tests/e2e/test_x.py"),
+                                                         "fast": entry("tests/unit", "tests/unit/test_y.py")}))
+    text = test_suite(tmp_path)
+    assert "| fast |" in text and "-m pytest -q tests/unit" in text
+    assert "Where the time of `whole` went" in text and "tests/e2e/test_x.py" in text
+    assert "tests/unit/test_y.py" not in text

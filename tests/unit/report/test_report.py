@@ -205,7 +205,7 @@ def test_early_stop_replays_train_ners_own_rule_on_a_history():
 def test_the_suite_table_shows_where_the_time_of_the_last_whole_suite_went(tmp_path):
     """An entry of `make test-fast`'s part (``--tests tests/unit``) joins the table, but the
     file-by-file table stays the last whole suite's."""
-    from tasks.report.benchmarks import test_suite
+    from tasks.report import benchmarks
 
     def entry(tests: str, file: str) -> dict:
         return {"command": f"-m pytest -q {tests}", "tests": tests, "commit": "abc1234", "exit_code": 0,
@@ -217,7 +217,7 @@ def test_the_suite_table_shows_where_the_time_of_the_last_whole_suite_went(tmp_p
     results.mkdir(parents=True)
     (results / "test_suite.json").write_text(json.dumps({"whole": entry("tests", "tests/e2e/test_x.py"),
                                                          "fast": entry("tests/unit", "tests/unit/test_y.py")}))
-    text = test_suite(tmp_path)
+    text = benchmarks.test_suite(tmp_path)
     assert "| fast |" in text and "-m pytest -q tests/unit" in text
     assert "Where the time of `whole` went" in text and "tests/e2e/test_x.py" in text
     assert "tests/unit/test_y.py" not in text

@@ -1,8 +1,14 @@
 """NER training on tiny data: outputs, early stopping bookkeeping, resume after an
 interruption, a checkpoint that a changed model or data does not resume, determinism,
 batch feeding threads that change nothing, one TensorFlow thread per op, and inference
-from the artifact alone."""
+from the artifact alone.
+
+Most checks read one observed training (the module's ``observed`` fixture: a default run
+watched as it trains) instead of training afresh; each test that trains again does so in
+its own copy of the prepared data, so no test sees another's changes."""
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +21,82 @@ from tests.synthetic import write_conll_slice
 TINY = {**TINY_NER, "ner.data.dir": "raw", "ner.data.max_sentences": 30, "ner.train.patience": 10}
 
 
-@pytest.fixture
-def prepared(tmp_path, monkeypatch):
+def prepare_here():
+    """The tiny CoNLL slice prepared in the current directory; its validated NER params."""
     from tasks.ner.preparation import prepare
 
-    monkeypatch.chdir(tmp_path)
-    write_conll_slice(tmp_path / "raw", sentences=30)
+    write_conll_slice(Path("raw"), sentences=30)
     params = tiny_params(TINY).ner
     prepare(params, paths.NER_PREPARED)
     return params
+
+
+@pytest.fixture
+def prepared(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return prepare_here()
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    """One finished default training of the tiny project and what was seen as it ran."""
+    folder: Path               # its project folder: read it, copy it, never change it
+    params: object             # its NerParams
+    results: dict              # what train() returned
+    sequences: list            # every BatchSequence built, in order (one per epoch)
+    steps: list[int]           # batches trained in each epoch
+    rates: list[float]         # the optimizer's rate at each scoring (dev per epoch, then dev and test)
+    weights: list[np.ndarray]  # the final model's weights, as written
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory) -> ObservedRun:
+    import keras
+
+    import tasks.ner.batches as nb
+    import tasks.ner.training as tn
+
+    folder = tmp_path_factory.mktemp("observed")
+    sequences, steps, rates, weights = [], [], [], []
+
+    class Recorded(nb.BatchSequence):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sequences.append(self)
+
+    class CountSteps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            steps.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            steps[-1] += 1
+
+    real_predict, real_write = tn.predict_tags, tn.write_outputs
+
+    def predict_at_rate(model, *args, **kwargs):
+        rates.append(float(model.optimizer.learning_rate))
+        return real_predict(model, *args, **kwargs)
+
+    def write_keeping_weights(model, *args):
+        weights.extend(model.get_weights())
+        return real_write(model, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        params = prepare_here()
+        assert not params.train.lr_decay and tn.rate_schedule(params.train) is None  # CountSteps takes its slot
+        mp.setattr(nb, "BatchSequence", Recorded)
+        mp.setattr(tn, "rate_schedule", lambda tp: CountSteps())
+        mp.setattr(tn, "predict_tags", predict_at_rate)
+        mp.setattr(tn, "write_outputs", write_keeping_weights)
+        results = tn.train(params)
+    return ObservedRun(folder, params, results, sequences, steps, rates, weights)
+
+
+def prepared_copy(run: ObservedRun, tmp_path: Path, monkeypatch) -> None:
+    """Work in ``tmp_path`` on a copy of the observed run's prepared data (no outputs)."""
+    shutil.copytree(run.folder / "data", tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
 
 
 def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, capsys):
@@ -90,7 +163,7 @@ def test_clip_norm_reaches_the_optimizer_and_the_checkpoint_key(prepared, tmp_pa
     assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(unclipped)  # no resume across clip settings
 
 
-def test_decayed_rate_follows_the_epoch_across_a_resume(prepared, monkeypatch):
+def test_decayed_rate_follows_the_epoch_across_a_resume(observed, prepared, monkeypatch):
     import tasks.ner.training as tn
 
     decaying = prepared.model_copy(update={"train": prepared.train.model_copy(update={"lr_decay": 0.5})})
@@ -109,103 +182,74 @@ def test_decayed_rate_follows_the_epoch_across_a_resume(prepared, monkeypatch):
     tn.train(decaying)  # resumes epoch 1 (index from 0), then epoch 2
     assert rates[:4] == pytest.approx([lr, lr / 1.5, lr / 1.5, lr / 2.0])
     assert tn.checkpoint_dir(decaying) != tn.checkpoint_dir(prepared)  # no resume across schedules
-    rates.clear()
-
-    def record_only(model, *args, **kwargs):
-        rates.append(float(model.optimizer.learning_rate))
-        return real_predict(model, *args, **kwargs)
-
-    monkeypatch.setattr(tn, "predict_tags", record_only)
-    tn.train(prepared)
-    assert rates and rates == pytest.approx([lr] * len(rates))  # lr_decay 0: constant
+    constant = observed.rates  # lr_decay 0 (the default): the rate never moves
+    assert constant and constant == pytest.approx([observed.params.train.learning_rate] * len(constant))
 
 
-def test_each_epoch_trains_on_every_batch_of_its_own_shuffle(prepared, monkeypatch):
+def test_each_epoch_trains_on_every_batch_of_its_own_shuffle(observed):
     """One batch sequence per epoch, shuffled from seed + epoch, every batch of it trained:
     Keras fixes an epoch's step count when fit starts, so a sequence reshuffled inside one
     fit could hold more batches than the steps run (tasks/ner/training.py:fit)."""
-    import keras
-
     import tasks.ner.batches as nb
-    import tasks.ner.training as tn
 
-    sequences, trained = [], []
-
-    class Recorded(nb.BatchSequence):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            sequences.append(self)
-
-    class CountSteps(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            trained.append(0)
-
-        def on_train_batch_end(self, batch, logs=None):
-            trained[-1] += 1
-
-    monkeypatch.setattr(nb, "BatchSequence", Recorded)
-    monkeypatch.setattr(tn, "rate_schedule", lambda tp: CountSteps())
-    results = tn.train(prepared)
-    assert results["epochs_run"] == len(sequences) == len(trained) == prepared.train.epochs
+    sequences = observed.sequences
+    assert observed.results["epochs_run"] == len(sequences) == len(observed.steps) == observed.params.train.epochs
     assert [s.epoch for s in sequences] == list(range(len(sequences)))
-    assert trained == [len(s) for s in sequences]
-    seed = prepared.train.seed
+    assert observed.steps == [len(s) for s in sequences]
+    seed = observed.params.train.seed
     assert [s.batches[0].tolist() for s in sequences] == [
         nb.batch_indices(s.split, s.batch_size, np.random.default_rng(seed + e), s.documents)[0].tolist()
         for e, s in enumerate(sequences)]
 
 
-def test_training_is_deterministic_by_seed(prepared):
+def test_training_is_deterministic_by_seed(observed, tmp_path, monkeypatch):
     import tasks.ner.training as tn
 
-    first = tn.train(prepared)
-    history = Path("plots/ner/history.csv").read_text()
-    assert tn.train(prepared) == first
-    assert Path("plots/ner/history.csv").read_text().split("\n")[0] == history.split("\n")[0]
+    prepared_copy(observed, tmp_path, monkeypatch)
+    assert tn.train(observed.params) == observed.results
+    first, again = ((folder / paths.NER_HISTORY).read_text() for folder in (observed.folder, tmp_path))
+    assert again.split("\n")[0] == first.split("\n")[0]
     losses = lambda text: [line.split(",")[:5] for line in text.splitlines()]  # noqa: E731 (not the seconds)
-    assert losses(Path("plots/ner/history.csv").read_text()) == losses(history)
+    assert losses(again) == losses(first)
 
 
-def test_batch_worker_threads_train_the_same_weights_as_one(prepared, monkeypatch):
+def test_batch_worker_threads_train_the_same_weights_as_one(observed, tmp_path, monkeypatch):
     """Two feeding threads (BatchSequence.WORKERS, to avoid tf.data's end-of-fit wait)
     must give the model exactly what one gives: the same batches in the same order."""
     import tasks.ner.training as tn
+    from tasks.ner.batches import BatchSequence
 
+    assert BatchSequence.WORKERS == 2 and {s.workers for s in observed.sequences} == {2}  # the observed run: two
+    prepared_copy(observed, tmp_path, monkeypatch)
     real_write, real_batches = tn.write_outputs, tn.epoch_batches
+    kept, fed_by = [], set()
 
-    def trained_weights(workers: int) -> tuple[dict, list[np.ndarray]]:
-        kept, fed_by = [], set()
+    def one_thread(*args):
+        seq = real_batches(*args, workers=1)
+        fed_by.add(seq.workers)
+        return seq
 
-        def batches(*args):
-            seq = real_batches(*args, workers=workers)
-            fed_by.add(seq.workers)
-            return seq
-
-        monkeypatch.setattr(tn, "epoch_batches", batches)
-        monkeypatch.setattr(tn, "write_outputs", lambda model, *a: (kept.append(model.get_weights()),
-                                                                     real_write(model, *a)))
-        results = tn.train(prepared)
-        assert fed_by == {workers}
-        return results, kept[0]
-
-    one, two = trained_weights(1), trained_weights(2)
-    assert two[0] == one[0]
-    assert len(two[1]) == len(one[1]) and all(np.array_equal(a, b) for a, b in zip(one[1], two[1]))
+    monkeypatch.setattr(tn, "epoch_batches", one_thread)
+    monkeypatch.setattr(tn, "write_outputs", lambda model, *a: (kept.extend(model.get_weights()),
+                                                                 real_write(model, *a)))
+    assert tn.train(observed.params) == observed.results
+    assert fed_by == {1}
+    assert len(kept) == len(observed.weights) and all(np.array_equal(a, b) for a, b in zip(observed.weights, kept))
 
 
-def test_inference_reads_only_the_artifact(prepared, tmp_path):
+def test_inference_reads_only_the_artifact(observed, tmp_path, monkeypatch):
     import tasks.ner.training as tn
     from tasks.common.files import DataError
     from tasks.ner.inference import load_tagger, tag_entities
 
+    monkeypatch.chdir(tmp_path)  # nothing trained here
     with pytest.raises(DataError, match="no trained NER model"):
         load_tagger()
-    tn.train(prepared)
+    shutil.copytree(observed.folder, tmp_path / "proj")
+    monkeypatch.chdir(tmp_path / "proj")
     info = json.loads(paths.NER_MODEL_INFO.read_text())
     assert info["preset"] == "default" and info["max_word_length"] == 24 and info["labels"][0] == "O"
     assert not Path("params.yaml").exists() and not Path("dvc.lock").exists()
-    import shutil
-
     from tasks.ner.batches import load_split
 
     test_split = load_split(paths.NER_PREPARED / "test.npz")

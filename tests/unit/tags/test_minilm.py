@@ -34,7 +34,8 @@ def test_keras_minilm_matches_sentence_transformers_on_every_text(reference):
 def test_vectors_do_not_depend_on_batch_company_or_order(reference):
     from tasks.tags.minilm import embed_texts
 
-    texts = reference[0][:70]  # more than one batch
+    # More than one batch (64), of the shortest texts: the check needs no long padded batch.
+    texts = sorted(reference[0], key=len)[:70]
     together = embed_texts(texts)
     order = np.random.default_rng(0).permutation(len(texts))
     shuffled = embed_texts([texts[i] for i in order])

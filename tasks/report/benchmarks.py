@@ -39,6 +39,19 @@ def graphsage(root: Path) -> str:
     return block(body, source(rel, d))
 
 
+def sage_feeding(root: Path) -> str:
+    rel = f"{RESULTS}/sage_feeding.json"
+    d = load(root, rel)
+    rows = [[name, m["steps_per_epoch"], seconds(m["first_epoch_s"]), seconds(m["later_epoch_s"]),
+             ", ".join(h[:12] for h in m["weights_sha256"])] for name, m in d["modes"].items()]
+    body = table([f"`{d['preset']}` preset, one seed", "steps per epoch", "first epoch (with tracing)",
+                  "later epoch (mean)", "weights (sha256)"], rows)
+    body += (f"\n\nLater epochs, Keras's own feeding over two threads: "
+             f"**{d['later_epoch_ratio_plain_over_threads']:.2f}x**; "
+             f"same weights: {'yes' if d['same_weights'] else '**no**'}.")
+    return block(body, source(rel, d))
+
+
 def minilm(root: Path) -> str:
     rel = f"{RESULTS}/minilm_speed.json"
     d = load(root, rel)
@@ -156,5 +169,5 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
 
 
 TABLES = {"bench-projection": projection, "bench-minilm": minilm,
-          "bench-graphsage": graphsage, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
+          "bench-graphsage": graphsage, "bench-sage-feeding": sage_feeding, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

@@ -32,11 +32,21 @@ class SageBatches(keras.utils.PyDataset):
     trees of all three, as feature arrays. Deterministic in (seed, epoch, step).
 
     With ``labels`` (supervised): targets are drawn from the train rows only and the
-    batch carries their tags; ``pairs=False`` leaves out positives and negatives."""
+    batch carries their tags; ``pairs=False`` leaves out positives and negatives.
+
+    Two worker threads build the batches (Keras's ordered enqueuer, restarted each epoch:
+    the same batches in the same order, so the same weights) while the model trains on
+    the one before: building a batch (sampling, gathering features) took about half of a
+    13 ms step of the unsupervised ``default`` preset (benchmarks/sage_feeding.py times
+    both ways). Restarting them costs about 0.1 s at each epoch's end (Keras drains their
+    queue), more than a short epoch gains: an epoch of fewer than ``THREADED_STEPS``
+    steps (the tests' tiny graphs) is fed the plain way."""
+
+    WORKERS = 2          # ``workers=1``: Keras builds each batch when the step asks for it
+    THREADED_STEPS = 50  # from this many steps per epoch, ``workers=None`` means WORKERS
 
     def __init__(self, g: Graph, features: np.ndarray, p, seed: int, epoch: int = 0,
-                 labels: SplitLabels | None = None, pairs: bool = True):
-        super().__init__()
+                 labels: SplitLabels | None = None, pairs: bool = True, workers: int | None = None):
         self.g, self.features, self.p, self.seed, self.epoch = g, features, p, seed, epoch
         self.labels, self.pairs = labels, pairs
         self.pool = labels.train_rows if labels is not None else np.arange(g.n)
@@ -46,6 +56,9 @@ class SageBatches(keras.utils.PyDataset):
             self.tags[labels.train_rows] = labels.train_Y
         steps = int(np.ceil(len(self.pool) / p.batch_size))
         self.steps = min(steps, p.max_iterations) if p.max_iterations else steps
+        if workers is None:
+            workers = self.WORKERS if self.steps >= self.THREADED_STEPS else 1
+        super().__init__(workers=workers)
         self._order()
 
     def _order(self) -> None:

@@ -125,6 +125,30 @@ def test_training_separates_two_communities(preset):
     assert separation(z, community) > separation(features, community) + 0.2
 
 
+def test_batch_worker_threads_train_the_same_weights_as_one():
+    """SageBatches' feeding threads (two, across several epochs: the enqueuer restarts at
+    each epoch's end, when the batch order is reshuffled) give exactly Keras's own feeding."""
+    from models.graphsage import resolve_config
+    from tasks.tags.sage import SageBatches
+
+    g, features, _, _ = two_communities(20, seed=3)
+    p = resolve_config("default", sample_sizes=[5, 5], embedding_dimension=8, batch_size=8, epochs=3)
+    weights = []
+    for workers in (SageBatches.WORKERS, 1):
+        keras.utils.set_random_seed(0)
+        enc = build_encoder(8, list(p.sample_sizes), p.embedding_dimension, p.aggregator, p.activation, p.concat,
+                            p.output_activation)
+        trainer = build_trainer(enc, p.negatives, p.temperature)
+        trainer.compile(optimizer=keras.optimizers.Adam(0.01), loss=unsupervised_loss(p.negative_sample_weight))
+        batches = SageBatches(g, features, p, seed=0, workers=workers)
+        assert batches.workers == workers and len(batches) == 5
+        assert SageBatches(g, features, p, seed=0).workers == 1  # 5 steps: too short an epoch for threads
+        trainer.fit(batches, epochs=p.epochs, verbose=0)
+        weights.append(enc.get_weights())
+    assert SageBatches.WORKERS > 1
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
 def two_communities(size: int, seed: int):
     """Two random communities (edge chance 0.2 inside, five bridges) and 8-d Gaussian
     features; the tags follow feature 1's sign, not the communities."""

@@ -26,14 +26,15 @@ SUITE_RUNS = ROOT / "benchmarks" / "results" / "test_suite.json"
 
 
 def recorded_file_seconds(results: Path = SUITE_RUNS) -> dict[str, float]:
-    """Each test file's seconds in the latest passing suite run that recorded them
-    (benchmarks/test_suite.py); {} when there is none."""
+    """Each test file's seconds in the latest passing suite run that timed it
+    (benchmarks/test_suite.py): a later run of part of the suite (make test-fast's
+    tests/unit) updates its own files and keeps the others'; {} when there is none."""
     try:
         runs = list(json.loads(results.read_text(encoding="utf-8")).values())
     except (OSError, ValueError):
         return {}
     timed = [r for r in runs if isinstance(r, dict) and r.get("exit_code") == 0 and r.get("files")]
-    return {f["file"]: f["seconds"] for f in timed[-1]["files"]} if timed else {}
+    return {f["file"]: f["seconds"] for run in timed for f in run["files"]}
 
 
 def pytest_collection_modifyitems(config, items):

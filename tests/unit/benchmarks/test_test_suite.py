@@ -48,7 +48,8 @@ def test_file_spans_and_busy_fractions(suite, tmp_path):
 
 
 def test_files_run_longest_first_new_files_before_all(tmp_path, monkeypatch):
-    """tests/conftest.py orders the collection by the latest passing suite run's file times."""
+    """tests/conftest.py orders the collection by each file's time in the latest passing
+    suite run that timed it (a later run of part of the suite keeps the other files')."""
     from types import SimpleNamespace
 
     import tests.conftest as conftest
@@ -62,6 +63,10 @@ def test_files_run_longest_first_new_files_before_all(tmp_path, monkeypatch):
         "serial_over_parallel": 1.9}))
     seconds = conftest.recorded_file_seconds(results)
     assert seconds == {"a.py": 90.0, "b.py": 5.0, "c.py": 30.0}
+    runs = json.loads(results.read_text())
+    runs["part-after"] = {"exit_code": 0, "files": files(("c.py", 40.0))}  # e.g. make test-fast's part
+    results.write_text(json.dumps(runs))
+    assert conftest.recorded_file_seconds(results) == {"a.py": 90.0, "b.py": 5.0, "c.py": 40.0}
     assert conftest.recorded_file_seconds(tmp_path / "none.json") == {}
 
     monkeypatch.setattr(conftest, "recorded_file_seconds", lambda: seconds)

@@ -52,6 +52,28 @@ def sage_feeding(root: Path) -> str:
     return block(body, source(rel, d))
 
 
+def make_run(root: Path) -> str:
+    rel = f"{RESULTS}/make_run.json"
+    runs = load(root, rel)
+    main_stages = ("train_ner", "train_sage", "evaluate_tags")
+    rows = []
+    for label, r in runs.items():
+        spans = {s["stage"]: s["seconds"] for s in r["stages"]}
+        other = sum(v for k, v in spans.items() if k not in main_stages)
+        rows.append([label, f"`{r['commit']}`", r["date"], minutes(r["make_data_s"]),
+                     *(minutes(spans.get(k, 0.0)) for k in main_stages), minutes(other),
+                     minutes(r["outside_stages_s"]), f"**{minutes(r['make_run_s'])}**"])
+    body = table(["run", "commit", "date", "make data (install, pull)", *main_stages, "other stages",
+                  "outside the stages (flow, Prefect)", "make run"], rows)
+    last = list(runs.values())[-1]
+    return block(body, Source((rel,), last["command"], last["machine"]))
+
+
+def minutes(s: float) -> str:
+    whole = round(s)
+    return f"{whole // 60} min {whole % 60:02d} s"
+
+
 def minilm(root: Path) -> str:
     rel = f"{RESULTS}/minilm_speed.json"
     d = load(root, rel)
@@ -169,5 +191,5 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
 
 
 TABLES = {"bench-projection": projection, "bench-minilm": minilm,
-          "bench-graphsage": graphsage, "bench-sage-feeding": sage_feeding, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
+          "bench-graphsage": graphsage, "bench-sage-feeding": sage_feeding, "bench-make-run": make_run, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
           "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}

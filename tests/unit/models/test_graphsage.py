@@ -126,13 +126,13 @@ def test_training_separates_two_communities(preset):
 
 
 def test_batch_worker_threads_train_the_same_weights_as_one():
-    """SageBatches' feeding threads (two, across several epochs: the enqueuer restarts at
-    each epoch's end, when the batch order is reshuffled) give exactly Keras's own feeding."""
+    """SageBatches' feeding threads (two, across an epoch's end, where the enqueuer restarts
+    and the batch order is reshuffled) give exactly Keras's own feeding."""
     from models.graphsage import resolve_config
     from tasks.tags.sage import SageBatches
 
     g, features, _, _ = two_communities(20, seed=3)
-    p = resolve_config("default", sample_sizes=[5, 5], embedding_dimension=8, batch_size=8, epochs=3)
+    p = resolve_config("default", sample_sizes=[5, 5], embedding_dimension=8, batch_size=8, epochs=2)
     weights = []
     for workers in (SageBatches.WORKERS, 1):
         keras.utils.set_random_seed(0)

@@ -1,0 +1,111 @@
+"""Time `make run` on a fresh clone, stage by stage: clone this checkout's HEAD into
+``--clone``, run `make data` (virtual environment, install, `dvc pull`) and then
+`make run` (the whole mission through the pipeline flow), each under /usr/bin/time, and
+record both wall times and each DVC stage's span (from the flow's log lines) as the
+entry ``--label`` of benchmarks/results/make_run.json. Run it with nothing else on the
+machine: the stages use both cores.
+
+    python benchmarks/make_run.py --label after --clone /work/run
+    python benchmarks/make_run.py --label before --logs DATA_LOG RUN_LOG --commit C   # a run timed by hand
+
+The clone must sit beside this checkout's own folder depth (the DVC remote in
+.dvc/config is a relative path).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tasks.common.files import write_json  # noqa: E402
+from tasks.report.markdown import this_machine  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results" / "make_run.json"
+STAGE_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| INFO\s+\| Task run 'dvc repro (\w+)' - "
+                        r"(Running stage|Finished in state)", re.M)
+ELAPSED = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)")
+
+
+def wall_seconds(log: str) -> float:
+    """The wall time /usr/bin/time -v printed at the end of ``log``."""
+    found = ELAPSED.findall(log)
+    if not found:
+        raise ValueError("no '/usr/bin/time -v' wall time in the log")
+    h, m, s = found[-1]
+    return round(int(h or 0) * 3600 + int(m) * 60 + float(s), 1)
+
+
+def stage_spans(log: str) -> list[dict]:
+    """Each stage the flow ran, in order, with its seconds (from 'Running stage' to
+    'Finished in state'; across midnight too)."""
+    started, spans = {}, []
+    for h, m, s, stage, what in STAGE_LINE.findall(log):
+        t = int(h) * 3600 + int(m) * 60 + float(s)
+        if what == "Running stage":
+            started[stage] = t
+        elif stage in started:
+            spans.append({"stage": stage, "seconds": round((t - started.pop(stage)) % 86400, 1)})
+    return spans
+
+
+def entry(data_log: str, run_log: str, commit: str, command: str) -> dict:
+    stages = stage_spans(run_log)
+    data_s, run_s = wall_seconds(data_log), wall_seconds(run_log)
+    return {"command": command, "commit": commit, "machine": this_machine(),
+            "date": datetime.date.today().isoformat(), "make_data_s": data_s, "make_run_s": run_s,
+            "total_s": round(data_s + run_s, 1), "stages": stages,
+            "outside_stages_s": round(run_s - sum(s["seconds"] for s in stages), 1)}
+
+
+def timed(cmd: list[str], cwd: Path, log: Path) -> str:
+    """Run ``cmd`` under /usr/bin/time -v in ``cwd``, its output to ``log``; the output."""
+    with log.open("w", encoding="utf-8") as out:
+        rc = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if rc != 0:
+        sys.exit(f"error: {' '.join(cmd)} failed in {cwd} (exit {rc}); its log: {log}\n{text[-2000:]}")
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--label", required=True, help="the entry's name in the results file")
+    ap.add_argument("--clone", type=Path, help="where to clone HEAD (must not exist)")
+    ap.add_argument("--logs", nargs=2, type=Path, metavar=("DATA_LOG", "RUN_LOG"),
+                    help="logs of a `make data` and a `make run` run by hand under /usr/bin/time -v")
+    ap.add_argument("--commit", help="with --logs: the commit that ran")
+    ap.add_argument("--note", default="", help="kept in the entry")
+    args = ap.parse_args()
+    if bool(args.clone) == bool(args.logs) or (args.logs and not args.commit):
+        ap.error("give --clone DIR, or --logs DATA_LOG RUN_LOG with --commit")
+    if args.clone:
+        if args.clone.exists():
+            ap.error(f"--clone {args.clone} exists; give a new folder")
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(args.clone)], check=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.clone, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        data_log = timed(["make", "data"], args.clone, args.clone.parent / f"{args.clone.name}-make-data.log")
+        run_log = timed(["make", "run"], args.clone, args.clone.parent / f"{args.clone.name}-make-run.log")
+        command = f"python benchmarks/make_run.py --label {args.label} --clone DIR"
+    else:
+        commit = args.commit
+        data_log, run_log = (p.read_text(encoding="utf-8", errors="replace") for p in args.logs)
+        command = "make data; make run (each under /usr/bin/time -v, in a fresh clone)"
+    record = entry(data_log, run_log, commit, command) | {"note": args.note}
+    runs = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
+    runs[args.label] = record
+    write_json(OUT, runs)
+    print(f"{args.label}: make data {record['make_data_s']:.0f} s, make run {record['make_run_s']:.0f} s; "
+          + ", ".join(f"{s['stage']} {s['seconds']:.0f} s" for s in record["stages"]))
+    print(f"written {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -190,6 +190,7 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
             + f"\n\nCPU busy, minute by minute: {minutes}.")
 
 
-TABLES = {"bench-projection": projection, "bench-minilm": minilm,
-          "bench-graphsage": graphsage, "bench-sage-feeding": sage_feeding, "bench-make-run": make_run, "bench-orchestration": orchestration, "bench-mlflow": mlflow_stores,
-          "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts, "bench-test-suite": test_suite}
+TABLES = {"bench-projection": projection, "bench-minilm": minilm, "bench-graphsage": graphsage,
+          "bench-sage-feeding": sage_feeding, "bench-make-run": make_run, "bench-orchestration": orchestration,
+          "bench-mlflow": mlflow_stores, "bench-cluster": cluster, "bench-cluster-hosts": cluster_hosts,
+          "bench-test-suite": test_suite}

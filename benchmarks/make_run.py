@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
-from tasks.report.markdown import this_machine  # noqa: E402
+from tasks.report.markdown import host_cpu, this_machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "make_run.json"
 STAGE_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| INFO\s+\| Task run 'dvc repro (\w+)' - "
@@ -58,7 +58,7 @@ def stage_spans(log: str) -> list[dict]:
 def entry(data_log: str, run_log: str, commit: str, command: str) -> dict:
     stages = stage_spans(run_log)
     data_s, run_s = wall_seconds(data_log), wall_seconds(run_log)
-    return {"command": command, "commit": commit, "machine": this_machine(),
+    return {"command": command, "commit": commit, "machine": this_machine(), "cpu": host_cpu(),
             "date": datetime.date.today().isoformat(), "make_data_s": data_s, "make_run_s": run_s,
             "total_s": round(data_s + run_s, 1), "stages": stages,
             "outside_stages_s": round(run_s - sum(s["seconds"] for s in stages), 1)}

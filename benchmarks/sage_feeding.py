@@ -3,9 +3,10 @@ when its step asks for it) against SageBatches' two feeding threads (``workers=2
 Keras's ordered enqueuer builds the next batches while the model trains), on the
 prepared citeulike-t graph and text (run ``dvc repro sample_graph`` first).
 
-Each mode trains the same preset and seed for a few epochs in its own process, one
-after the other, modes alternating when ``--rounds`` > 1; per epoch it records the wall
-time, and at the end a digest of the encoder's weights: the modes must train the same
+Each mode trains the same preset and seed for a few epochs in its own process, through
+the stage's own loop (``tasks.tags.sage.fit_and_embed``), one after the other, modes
+alternating when ``--rounds`` > 1; per epoch it records the seconds the stage reports,
+and at the end a digest of the encoder's weights: the modes must train the same
 weights (the batches are a function of seed, epoch and step alone).
 
     python benchmarks/sage_feeding.py --preset default --epochs 4
@@ -25,48 +26,30 @@ sys.path.insert(0, str(ROOT))
 
 from tasks.common import paths  # noqa: E402
 from tasks.common.files import write_json  # noqa: E402
-from tasks.report.markdown import this_machine  # noqa: E402
+from tasks.report.markdown import host_cpu, this_machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "sage_feeding.json"
 MODES = {"Keras's own feeding (workers=1)": 1, "two feeding threads (workers=2, the stage's)": 2}
 
 TRAIN = """
-import dataclasses, hashlib, json, sys, time
-import keras, numpy as np
-from models.graphsage import build_encoder, resolve_config
-from tasks.common import paths
-from tasks.common.seeding import seed_everything
-from tasks.tags.graph_io import load_graph
-from tasks.tags.sage import SageBatches, compiled_trainer
+import hashlib, json, sys, dataclasses
+import numpy as np
+from models.graphsage import resolve_config
+from tasks.tags.sage import SageBatches, fit_and_embed
 
 preset, epochs, workers, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 42
 p = dataclasses.replace(resolve_config(preset), epochs=epochs)
 if p.objective != "unsupervised":
     sys.exit(f"preset {preset!r} is not trained unsupervised; this benchmark times the unsupervised loop")
-features = np.load(paths.TEXT_EMBEDDINGS)
-full, _ = load_graph(paths.GRAPH)
-graph, feats = (full, features)
-if p.train_on == "sample":
-    sample = load_graph(paths.SAMPLE)
-    graph, feats = sample[0], features[sample[1]]
-seed_everything(seed)
-encoder = build_encoder(features.shape[1], list(p.sample_sizes), p.embedding_dimension, p.aggregator,
-                        p.activation, p.concat, p.output_activation)
-trainer = compiled_trainer(encoder, p, 0)
-batches = SageBatches(graph, feats, p, seed, workers=workers)
-
-class Clock(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds.append(round(time.perf_counter() - self.t, 2))
-        print(f"workers={workers} epoch {epoch + 1}: {seconds[-1]:.1f} s", file=sys.stderr, flush=True)
-
-seconds = []
-trainer.fit(batches, epochs=epochs, callbacks=[Clock()], verbose=0)
+SageBatches.WORKERS = workers  # the stage's own loop (fit_and_embed), fed this way
+encoder, _, history, stats = fit_and_embed(p, seed)
+steps = -(-stats["train_nodes"] // p.batch_size)
+steps = min(steps, p.max_iterations) if p.max_iterations else steps
+if steps < SageBatches.THREADED_STEPS:
+    sys.exit("epochs too short for feeding threads: SageBatches feeds them the plain way either way")
 digest = hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in encoder.get_weights())).hexdigest()
-print(json.dumps({"epoch_seconds": seconds, "steps_per_epoch": len(batches), "weights_sha256": digest}))
+print(json.dumps({"epoch_seconds": [round(h["seconds"], 2) for h in history],
+                  "steps_per_epoch": steps, "weights_sha256": digest}))
 """
 
 
@@ -107,8 +90,8 @@ def main() -> None:
     plain, threaded = (modes[name] for name in MODES)
     result = {"command": f"python benchmarks/sage_feeding.py --preset {args.preset} --epochs {args.epochs}"
                          + (f" --rounds {args.rounds}" if args.rounds > 1 else ""),
-              "machine": this_machine(), "date": datetime.date.today().isoformat(), "note": args.note,
-              "preset": args.preset, "modes": modes,
+              "machine": this_machine(), "cpu": host_cpu(), "date": datetime.date.today().isoformat(),
+              "note": args.note, "preset": args.preset, "modes": modes,
               "later_epoch_ratio_plain_over_threads": round(plain["later_epoch_s"] / threaded["later_epoch_s"], 2),
               "same_weights": len({d for m in modes.values() for d in m["weights_sha256"]}) == 1}
     for name, mode in modes.items():

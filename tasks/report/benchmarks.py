@@ -48,7 +48,7 @@ def sage_feeding(root: Path) -> str:
                   "later epoch (mean)", "weights (sha256)"], rows)
     body += (f"\n\nLater epochs, Keras's own feeding over two threads: "
              f"**{d['later_epoch_ratio_plain_over_threads']:.2f}x**; "
-             f"same weights: {'yes' if d['same_weights'] else '**no**'}.")
+             f"same weights: {'yes' if d['same_weights'] else '**no**'}; host CPU: {d.get('cpu', 'not recorded')}.")
     return block(body, source(rel, d))
 
 
@@ -60,10 +60,10 @@ def make_run(root: Path) -> str:
     for label, r in runs.items():
         spans = {s["stage"]: s["seconds"] for s in r["stages"]}
         other = sum(v for k, v in spans.items() if k not in main_stages)
-        rows.append([label, f"`{r['commit']}`", r["date"], minutes(r["make_data_s"]),
+        rows.append([label, f"`{r['commit']}`", r["date"], r.get("cpu", "not recorded"), minutes(r["make_data_s"]),
                      *(minutes(spans.get(k, 0.0)) for k in main_stages), minutes(other),
                      minutes(r["outside_stages_s"]), f"**{minutes(r['make_run_s'])}**"])
-    body = table(["run", "commit", "date", "make data (install, pull)", *main_stages, "other stages",
+    body = table(["run", "commit", "date", "host CPU", "make data (install, pull)", *main_stages, "other stages",
                   "outside the stages (flow, Prefect)", "make run"], rows)
     last = list(runs.values())[-1]
     return block(body, Source((rel,), last["command"], last["machine"]))

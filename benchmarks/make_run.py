@@ -43,25 +43,44 @@ def wall_seconds(log: str) -> float:
 
 
 def stage_spans(log: str) -> list[dict]:
-    """Each stage the flow ran, in order, with its seconds (from 'Running stage' to
-    'Finished in state'; across midnight too)."""
-    started, spans = {}, []
+    """Each stage the flow ran, in the order they ended, with its seconds (from 'Running
+    stage' to 'Finished in state') and its start (seconds after the first stage's);
+    across midnight too. The pipeline runs its two flows' stages side by side, so spans
+    may overlap."""
+    started, spans, day, last, first = {}, [], 0.0, None, None
     for h, m, s, stage, what in STAGE_LINE.findall(log):
-        t = int(h) * 3600 + int(m) * 60 + float(s)
+        t = int(h) * 3600 + int(m) * 60 + float(s) + day
+        if last is not None and t < last - 43200:  # the clock went past midnight
+            day += 86400
+            t += 86400
+        last = t
+        first = t if first is None else first
         if what == "Running stage":
             started[stage] = t
         elif stage in started:
-            spans.append({"stage": stage, "seconds": round((t - started.pop(stage)) % 86400, 1)})
+            begin = started.pop(stage)
+            spans.append({"stage": stage, "seconds": round(t - begin, 1), "start_s": round(begin - first, 1)})
     return spans
+
+
+def busy_seconds(spans: list[dict]) -> float:
+    """Seconds during which at least one stage ran (the union of the spans)."""
+    busy, end = 0.0, float("-inf")
+    for start, stop in sorted((s["start_s"], s["start_s"] + s["seconds"]) for s in spans):
+        busy += max(0.0, stop - max(start, end))
+        end = max(end, stop)
+    return busy
 
 
 def entry(data_log: str, run_log: str, commit: str, command: str) -> dict:
     stages = stage_spans(run_log)
     data_s, run_s = wall_seconds(data_log), wall_seconds(run_log)
+    busy = busy_seconds(stages)
     return {"command": command, "commit": commit, "machine": this_machine(), "cpu": host_cpu(),
             "date": datetime.date.today().isoformat(), "make_data_s": data_s, "make_run_s": run_s,
             "total_s": round(data_s + run_s, 1), "stages": stages,
-            "outside_stages_s": round(run_s - sum(s["seconds"] for s in stages), 1)}
+            "outside_stages_s": round(run_s - busy, 1),
+            "stages_overlap_s": round(sum(s["seconds"] for s in stages) - busy, 1)}
 
 
 def timed(cmd: list[str], cwd: Path, log: Path) -> str:

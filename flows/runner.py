@@ -2,7 +2,10 @@
 
 A run without overrides works in the workspace: each stage runs as ``dvc repro
 --single-item STAGE`` in its own process, so the flow and a plain ``dvc repro`` share
-one cache and one dvc.lock. A run with overrides is one DVC experiment
+one cache and one dvc.lock. DVC holds its repository lock only before and after a
+stage's command, so two flows' stages with disjoint outputs can run at once (the
+pipeline runs its NER and tag flows so); every DVC call here waits for that lock
+instead of failing on it. A run with overrides is one DVC experiment
 (``flows/experiments.py``) and never writes the workspace. Either way each stage's
 MLflow run nests under the flow's run (its id is handed over in ``GNN_PARENT_RUN_ID``).
 """
@@ -79,11 +82,20 @@ def dvc_stage(stage: str, parent_run_id: str, experiment: str) -> None:
     env = stage_env(parent_run_id, experiment)
     # On a cluster worker (flows/cluster/): first look in the shared remote's run cache,
     # so a stage another worker already ran is pulled, not recomputed ...
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--pull"] if remote else []), stage]
+    cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item",
+           *(["--pull"] if remote else []), stage]
     _stream(cmd, env, f"stage {stage}")
     if remote:  # ... and only after the stage succeeded, share its outputs and run cache.
         get_run_logger().info("dvc push %s to remote %s: %d file(s) and run-cache record(s)", stage, remote,
                               share_outputs(stage, remote))
+
+
+def workspace_repo():
+    """The workspace's DVC repository, waiting for DVC's repository lock when another
+    flow's stage holds it (as ``dvc --wait-for-lock`` does) instead of failing."""
+    from dvc.repo import Repo
+
+    return Repo(str(PROJECT_ROOT), _wait_for_lock=True)
 
 
 def share_outputs(stage: str, remote: str) -> int:
@@ -92,9 +104,7 @@ def share_outputs(stage: str, remote: str) -> int:
     alone pushes the run-cache records but not the files of ``cache: false`` outputs
     (metrics, plots) they name, and without those DVC runs the stage again; so the
     records' files are pushed too. Returns how many files and records were sent."""
-    from dvc.repo import Repo
-
-    with Repo(str(PROJECT_ROOT)) as repo:
+    with workspace_repo() as repo:
         sent = repo.push(targets=[stage], remote=remote)
         records = repo.stage_cache.push(remote)
         for odb, objs in repo.stage_cache.get_used_objs(records).items():
@@ -119,9 +129,7 @@ def stale_stages(stages: tuple[str, ...]) -> set[str] | None:
     stage downstream of a changed one is not listed until that one has run, so the caller
     sends every stage from the first stale one on through `dvc repro`."""
     try:
-        from dvc.repo import Repo
-
-        with Repo(str(PROJECT_ROOT)) as repo:
+        with workspace_repo() as repo:
             return set(repo.status(targets=list(stages)))
     except Exception as err:  # noqa: BLE001 - any DVC trouble: let `dvc repro` decide and report it
         get_run_logger().info("dvc status could not tell (%s): every stage goes through dvc repro", err)

@@ -19,7 +19,7 @@ from tasks.common.settings import settings
 DEPLOYMENTS = {
     "ner": ("flows/ner.py:ner_flow", "GCN NER on CoNLL-2003: prepare_ner -> train_ner"),
     "tags": ("flows/tags.py:tags_flow", "GraphSAGE-enhanced tag classification on citeulike-t"),
-    "pipeline": ("flows/pipeline.py:pipeline_flow", "The whole mission: ner then tags"),
+    "pipeline": ("flows/pipeline.py:pipeline_flow", "The whole mission: ner and tags side by side"),
 }
 
 

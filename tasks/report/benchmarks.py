@@ -62,9 +62,10 @@ def make_run(root: Path) -> str:
         other = sum(v for k, v in spans.items() if k not in main_stages)
         rows.append([label, f"`{r['commit']}`", r["date"], r.get("cpu", "not recorded"), minutes(r["make_data_s"]),
                      *(minutes(spans.get(k, 0.0)) for k in main_stages), minutes(other),
-                     minutes(r["outside_stages_s"]), f"**{minutes(r['make_run_s'])}**"])
+                     minutes(r.get("stages_overlap_s", 0.0)), minutes(r["outside_stages_s"]),
+                     f"**{minutes(r['make_run_s'])}**"])
     body = table(["run", "commit", "date", "host CPU", "make data (install, pull)", *main_stages, "other stages",
-                  "outside the stages (flow, Prefect)", "make run"], rows)
+                  "of the stages: side by side", "outside the stages (flow, Prefect)", "make run"], rows)
     last = list(runs.values())[-1]
     return block(body, Source((rel,), last["command"], last["machine"]))
 

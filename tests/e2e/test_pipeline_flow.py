@@ -1,11 +1,13 @@
 """End to end: the whole mission in one flow run, with nested MLflow runs and Prefect
 artifacts (metric tables linking to MLflow)."""
 import json
+import os
+import subprocess
 import sys
 
 import pytest
 
-from tests.support import TINY_NER as NER_TINY, TINY_TAGS as TAGS_TINY, make_project, run_ok
+from tests.support import ROOT, TINY_NER as NER_TINY, TINY_TAGS as TAGS_TINY, make_project, run_ok
 from tests.synthetic import write_citeulike_slice, write_conll_slice
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +42,10 @@ def test_pipeline_flow_nests_both_flows(tmp_path):
     assert len(by_parent[flows["tags_flow"].info.run_id]) == 6
     assert "ner.test.f1" in top.data.metrics and "tags.concat.macro_f1" in top.data.metrics
     assert flows["ner_flow"].data.tags["git_commit"]
+    # Side by side: each flow started before the other ended (one after the other, the
+    # later one would start after the earlier one's end).
+    ner, tags = flows["ner_flow"].info, flows["tags_flow"].info
+    assert max(ner.start_time, tags.start_time) < min(ner.end_time, tags.end_time)
     # Each run names the Prefect flow run that made it (the subflows have their own).
     prefect_ids = {r.data.tags["prefect_flow_run_id"] for r in (top, *flows.values())}
     assert len(prefect_ids) == 3
@@ -47,3 +53,51 @@ def test_pipeline_flow_nests_both_flows(tmp_path):
     keys = run_ok([sys.executable, "-c", READ_ARTIFACTS], proj, env).stdout
     for key in ("pipeline-results", "ner-results", "tag-results", "train-ner-progress"):
         assert key in keys
+
+
+SIDE_BY_SIDE = """
+import time
+from prefect import flow
+from flows.pipeline import side_by_side
+
+events = []
+
+@flow
+def slow():
+    time.sleep(3)
+    events.append("slow done")
+    return {"slow": 1}
+
+@flow
+def fails():
+    time.sleep(0.5)
+    events.append("fails")
+    raise ValueError("planted failure")
+
+@flow
+def both(failing: bool):
+    return side_by_side((slow, {}), (fails if failing else slow, {}))
+
+print("RESULT", both(False))
+try:
+    both(True)
+except ValueError as err:
+    print("RESULT raised:", err)
+print("RESULT", events)
+"""
+
+
+def test_subflows_run_at_once_and_a_failure_waits_for_the_other(tmp_path):
+    """flows.pipeline.side_by_side with two small flows in a real Prefect run: both
+    succeed -> their results in order; one fails -> it is raised only after the other
+    flow has finished its work (the other's finished stages are kept)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
+    out = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    lines = [line.removeprefix("RESULT ") for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines[0] == "[{'slow': 1}, {'slow': 1}]"
+    assert lines[1] == "raised: planted failure"
+    # Two 3 s flows at once append together; then the failing one went first, at 0.5 s,
+    # while the slow one ran on, and was raised after it.
+    assert lines[2] == "['slow done', 'slow done', 'fails', 'slow done']"

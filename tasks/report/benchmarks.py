@@ -65,7 +65,7 @@ def make_run(root: Path) -> str:
                      minutes(r.get("stages_overlap_s", 0.0)), minutes(r["outside_stages_s"]),
                      f"**{minutes(r['make_run_s'])}**"])
     body = table(["run", "commit", "date", "host CPU", "make data (install, pull)", *main_stages, "other stages",
-                  "of the stages: side by side", "outside the stages (flow, Prefect)", "make run"], rows)
+                  "stage time overlapping another stage", "outside the stages (flow, Prefect)", "make run"], rows)
     last = list(runs.values())[-1]
     return block(body, Source((rel,), last["command"], last["machine"]))
 

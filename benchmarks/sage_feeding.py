@@ -34,22 +34,30 @@ MODES = {"Keras's own feeding (workers=1)": 1, "two feeding threads (workers=2, 
 TRAIN = """
 import hashlib, json, sys, dataclasses
 import numpy as np
+import tasks.tags.sage as sage
 from models.graphsage import resolve_config
-from tasks.tags.sage import SageBatches, fit_and_embed
 
 preset, epochs, workers, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 42
 p = dataclasses.replace(resolve_config(preset), epochs=epochs)
 if p.objective != "unsupervised":
     sys.exit(f"preset {preset!r} is not trained unsupervised; this benchmark times the unsupervised loop")
-SageBatches.WORKERS = workers  # the stage's own loop (fit_and_embed), fed this way
-encoder, _, history, stats = fit_and_embed(p, seed)
-steps = -(-stats["train_nodes"] // p.batch_size)
-steps = min(steps, p.max_iterations) if p.max_iterations else steps
-if steps < SageBatches.THREADED_STEPS:
-    sys.exit("epochs too short for feeding threads: SageBatches feeds them the plain way either way")
+built = []
+
+class Fed(sage.SageBatches):  # the stage's own batches, fed with `workers`, kept to read back
+    WORKERS = workers
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        built.append(self)
+
+sage.SageBatches = Fed
+encoder, _, history, _ = sage.fit_and_embed(p, seed)  # the stage's own loop
+(batches,) = built
+if batches.workers != workers:
+    sys.exit(f"{len(batches)} steps an epoch: too few for feeding threads, SageBatches feeds them one way either way")
 digest = hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in encoder.get_weights())).hexdigest()
 print(json.dumps({"epoch_seconds": [round(h["seconds"], 2) for h in history],
-                  "steps_per_epoch": steps, "weights_sha256": digest}))
+                  "steps_per_epoch": len(batches), "weights_sha256": digest}))
 """
 
 

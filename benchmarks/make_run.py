@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
-from tasks.report.markdown import host_cpu, this_machine  # noqa: E402
+from tasks.report.markdown import host_cpu, short_commit, this_machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "make_run.json"
 STAGE_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| INFO\s+\| Task run 'dvc repro (\w+)' - "
@@ -108,8 +108,7 @@ def main() -> None:
         if args.clone.exists():
             ap.error(f"--clone {args.clone} exists; give a new folder")
         subprocess.run(["git", "clone", "-q", str(ROOT), str(args.clone)], check=True)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.clone, capture_output=True,
-                                text=True, check=True).stdout.strip()
+        commit = short_commit(args.clone)
         data_log = timed(["make", "data"], args.clone, args.clone.parent / f"{args.clone.name}-make-data.log")
         run_log = timed(["make", "run"], args.clone, args.clone.parent / f"{args.clone.name}-make-run.log")
         command = f"python benchmarks/make_run.py --label {args.label} --clone DIR"

@@ -15,7 +15,6 @@ Writes benchmarks/results/ner_probes.json (`make report` renders it in docs/resu
 from __future__ import annotations
 
 import itertools
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.common.files import write_json  # noqa: E402
-from tasks.report.markdown import this_machine  # noqa: E402
+from tasks.report.markdown import short_commit, this_machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "ner_probes.json"
 FILLERS = {
@@ -108,9 +107,8 @@ def main() -> None:
     trained, known = set(plain.vocab["words"]), set(served.vocab["words"])
     classes = {f: vocabulary_class(f, trained, known) for fs in FILLERS.values() for f in fs}
     cases = probes()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     result = {"command": "python benchmarks/ner_probes.py", "machine": this_machine(), "date": time.strftime("%Y-%m-%d"),
-              "commit": head.stdout.strip(), "model": _model_hash(), "sentences": len(cases),
+              "commit": short_commit(ROOT), "model": _model_hash(), "sentences": len(cases),
               "templates": TEMPLATES, "fillers": FILLERS, "filler_classes": classes,
               "taggers": {"training vocabulary only": score(plain, cases, classes),
                           "served (pretrained vectors for unseen words)": score(served, cases, classes)}}

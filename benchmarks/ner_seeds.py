@@ -40,7 +40,7 @@ from benchmarks.ner_variants import VARIANTS, params_of  # noqa: E402
 from tasks.common.params import ParamsError, read_raw  # noqa: E402
 from tasks.common.settings import settings  # noqa: E402
 from tasks.common.stats import mean_std  # noqa: E402
-from tasks.report.markdown import host_cpu, paired_by_seed, this_machine  # noqa: E402
+from tasks.report.markdown import host_cpu, paired_by_seed, short_commit, this_machine  # noqa: E402
 from tasks.report.ner_tables import NER_RUNS, NER_SEEDS, history_rows, run_file  # noqa: E402
 
 RUNS = ROOT / NER_RUNS
@@ -67,16 +67,11 @@ def variant_params(variant: str, seed: int) -> dict:
     return params_of(variant, seed, ROOT / "params.yaml")
 
 
-def head_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def run_record(variant: str, seed: int, results: dict, seconds: float, commit: str | None = None, **extra) -> dict:
     """One run's file: what ran (variant, seed, backend, commit: HEAD when the run started,
     default HEAD now) and its dev/test figures."""
     return {"variant": variant, "seed": seed, "overrides": VARIANTS[variant], **extra,
-            "backend": settings().keras_backend, "commit": commit or head_commit(),
+            "backend": settings().keras_backend, "commit": commit or short_commit(ROOT),
             "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"], "seconds": round(seconds, 1),
             **{f"{split}_{k}": results[split][k] for split in ("dev", "test") for k in ("precision", "recall", "f1")}}
 
@@ -100,7 +95,7 @@ def run_one(variant: str, seed: int) -> dict:
         link.symlink_to(ROOT / "data" / "prepared" / "ner")
     (work / "params.yaml").write_text(yaml.safe_dump(variant_params(variant, seed), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log, commit = work / "train.log", head_commit()  # a run takes ~20 min: commits may land meanwhile
+    log, commit = work / "train.log", short_commit(ROOT)  # a run takes ~20 min: commits may land meanwhile
     print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}: training (progress: tail -f {log})", flush=True)
     with log.open("w") as out:
         proc = subprocess.run([sys.executable, "-u", "-c", RUN_SCRIPT], cwd=work, env=env, stdout=out,

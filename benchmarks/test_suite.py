@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tasks.report.markdown import this_machine  # noqa: E402
+from tasks.report.markdown import short_commit, this_machine  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "test_suite.json"
 SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*?) in ([\d.]+)s", re.M)
 SLOW = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", re.M)
@@ -112,8 +112,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2, tests: str = "te
     summary = SUMMARY.findall(proc.stdout)
     counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary[-1][0])) \
         if summary else {}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
-    return {"command": shown, "tests": tests, "commit": commit.stdout.strip(), "exit_code": proc.returncode,
+    return {"command": shown, "tests": tests, "commit": short_commit(checkout), "exit_code": proc.returncode,
             "wall_s": round(wall, 1), "pytest_s": float(summary[-1][1]) if summary else None, "counts": counts,
             "slowest": [{"seconds": float(s), "when": w, "test": t} for s, w, t in SLOW.findall(proc.stdout)][:15],
             "cpu_busy": cpu_busy, "cpu_busy_by_minute": by_minute, "files": files,

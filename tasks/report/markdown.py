@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +35,12 @@ class ReportError(ValueError):
 def this_machine() -> str:
     """How benchmark result files name the machine they ran on."""
     return f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores"
+
+
+def short_commit(checkout: Path) -> str:
+    """The short hash of ``checkout``'s HEAD, as benchmark result files record it ("" outside git)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def host_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

@@ -76,7 +76,24 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
     with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
         if params:
             mlflow.log_params(_clean_params(params))
-        yield mlflow
+        try:
+            yield mlflow
+        except KeyboardInterrupt as interrupt:
+            _release_interrupted_reads(interrupt)
+            raise
+
+
+def _release_interrupted_reads(interrupt: KeyboardInterrupt) -> None:
+    """Ctrl-C can land while MLflow reads its SQLite store. The interrupted statement,
+    kept alive by the locals of the traceback's frames, keeps its read lock; ending the
+    run as FAILED (another connection of this process) then waited the store's 20 s
+    busy timeout and failed, and so did the flow process's reads. Clearing those frames
+    finalises the statement."""
+    import gc
+    import traceback
+
+    traceback.clear_frames(interrupt.__traceback__)
+    gc.collect()
 
 
 @contextmanager
@@ -90,7 +107,11 @@ def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
                           tags={"kind": "flow", "flow": name, **_owner_tags()}) as run:
         if params:
             mlflow.log_params(_clean_params(params))
-        yield mlflow, run
+        try:
+            yield mlflow, run
+        except KeyboardInterrupt as interrupt:
+            _release_interrupted_reads(interrupt)
+            raise
 
 
 def _owner_tags() -> dict[str, str]:

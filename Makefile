@@ -33,7 +33,7 @@ data: install
 	$(BIN)/dvc pull data/raw/conll2003.dvc data/raw/citeulike-t.dvc
 
 # With `make ui` running, the flow uses its Prefect server (and shows in its UI);
-# otherwise Prefect starts a temporary one (flows/forms.py: run_cli).
+# otherwise the flow starts a temporary one (flows/ui.py: start_temporary_prefect_server).
 run: data
 	$(BIN)/python -m flows.pipeline
 

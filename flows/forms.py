@@ -125,31 +125,38 @@ def chosen_values(top: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return getattr(resolve_params(overrides), top).model_dump()
 
 
-def run_cli(start) -> None:
-    """A flow's command line: ``start()`` parses and runs; an unreachable tracking server
-    (checked before Prefect starts, so it fails within seconds) or bad parameters end
-    with one line naming the URI or key. Without PREFECT_API_URL, the Prefect server of
-    ``make ui`` is used when it runs (the run then shows in its UI, and no temporary
-    server has to start: ~5 s saved); otherwise Prefect starts a temporary one. Telemetry
-    is switched off first: the temporary server is a subprocess that takes this process's
-    environment, and a flow started as ``python -m flows.X`` outside make has no quiet.env."""
+def run_cli(prepare: Callable[[], Callable[[], object]]) -> None:
+    """A flow's command line: ``prepare()`` parses and validates the arguments and returns
+    the call that runs the flow. An unreachable tracking server or bad parameters end,
+    before any server starts, with one line naming the URI or key. Without
+    PREFECT_API_URL, the Prefect server of ``make ui`` is used when it runs (the run then
+    shows in its UI, and no temporary server has to start: ~5 s saved); otherwise a
+    temporary one that outlives Ctrl-C long enough to hear that the runs ended
+    (flows/ui.py:start_temporary_prefect_server). Telemetry is switched off first: the temporary
+    server is a subprocess that takes this process's environment, and a flow started as
+    ``python -m flows.X`` outside make has no quiet.env."""
     import httpx
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.ui import running_prefect_api
+    from flows.ui import running_prefect_api, start_temporary_prefect_server
     from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
     quiet_environment()
     api = None
     try:
         check_tracking_server()
+        run = prepare()
         api = PREFECT_API_URL.value() or running_prefect_api()
         if api and not PREFECT_API_URL.value():
             print(f"using the Prefect server at {api} (make ui)")
-        with temporary_settings({PREFECT_API_URL: api} if api else {}):
-            start()
+        with temporary_settings({PREFECT_API_URL: api or start_temporary_prefect_server()}):
+            run()
     except (ParamsError, TrackingUnavailable) as err:
         sys.exit(f"error: {err}")
+    except KeyboardInterrupt:
+        print("interrupted: the running stage left no output; stages that finished are committed by DVC: "
+              "run the flow again to finish the rest", file=sys.stderr)
+        sys.exit(130)
     except httpx.TransportError as err:  # the server went away mid-run (a temporary one cannot)
         sys.exit(f"error: lost the Prefect server at {api or 'its temporary address'} ({type(err).__name__}: "
                  f"{err}); stages that finished are committed by DVC: run the flow again to finish the rest")

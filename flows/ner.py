@@ -4,9 +4,10 @@
     python -m flows.ner --preset seed_readme --epochs 5    # a DVC experiment
 
 The parameters are the ``ner`` sections of params.yaml (``flows/forms.py``). No server
-is needed: Prefect starts a temporary local one, MLflow writes to mlflow.db.
+is needed: a temporary local Prefect server starts, MLflow writes to mlflow.db.
 """
 import argparse
+from collections.abc import Callable
 
 from prefect import Flow, task
 
@@ -63,15 +64,17 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name, help=f"ner.train.{name}")
     args = parser.parse_args()
 
-    def start() -> None:
+    def prepare() -> Callable[[], object]:
         overrides = parse_sets(args.sets)
         if args.preset is not None:
             overrides["ner.model.preset"] = args.preset
         overrides.update({f"ner.train.{k}": getattr(args, k) for k in ("epochs", "seed", "batch_size")
                           if getattr(args, k) is not None})
-        build_ner_flow(FlowForms.read())(**chosen_values("ner", overrides))
+        values = chosen_values("ner", overrides)
+        flow = build_ner_flow(FlowForms.read())
+        return lambda: flow(**values)
 
-    run_cli(start)
+    run_cli(prepare)
 
 
 if __name__ == "__main__":

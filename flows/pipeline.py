@@ -8,6 +8,7 @@ runs nested.
 The parameters are params.yaml's ``ner`` and ``tags`` trees (``flows/forms.py``).
 """
 import argparse
+from collections.abc import Callable
 import contextlib
 import json
 
@@ -90,12 +91,13 @@ def main() -> None:
     add_set_option(parser)
     args = parser.parse_args()
 
-    def start() -> None:
+    def prepare() -> Callable[[], object]:
         overrides = parse_sets(args.sets)
-        pipeline_flow = build_pipeline_flow(FlowForms.read())
-        pipeline_flow(ner=chosen_values("ner", overrides), tags=chosen_values("tags", overrides))
+        values = {"ner": chosen_values("ner", overrides), "tags": chosen_values("tags", overrides)}
+        flow = build_pipeline_flow(FlowForms.read())
+        return lambda: flow(**values)
 
-    run_cli(start)
+    run_cli(prepare)
 
 
 if __name__ == "__main__":

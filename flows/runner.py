@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -60,8 +61,9 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
                             text=True, bufsize=1)
     tail: list[str] = []
     progress = ProgressArtifacts()
-    assert proc.stdout is not None
-    for line in proc.stdout:
+
+    def show(line: str) -> None:
+        nonlocal tail
         line = line.rstrip()
         event = ProgressEvent.parse(line)
         if event is not None:  # a stage's typed progress: for the artifact, not the log
@@ -69,8 +71,29 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
         elif line and not line.startswith(("I0000", "WARNING: All log messages", "E0000")):
             logger.info(line)
             tail = (tail + [line])[-20:]
+
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            show(line)
+    except KeyboardInterrupt:
+        _last_words(proc, show)
+        raise
     if proc.wait() != 0:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
+def _last_words(proc: subprocess.Popen, show: Callable[[str], None], grace: float = 30.0) -> None:
+    """Ctrl-C in a terminal interrupts the whole process group, so the stage is stopping
+    too: wait for it (up to ``grace`` seconds) and show what it says last (whether it
+    left an output half-written), instead of exiting over it."""
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        get_run_logger().warning("the stage process (pid %d) is still running after the interrupt", proc.pid)
+        return
+    for line in proc.stdout:
+        show(line)
 
 
 @task(task_run_name="dvc repro {stage}")

@@ -7,6 +7,7 @@ sample_graph -> train_sage -> evaluate_tags, each a DVC stage.
 The parameters are the ``tags`` sections of params.yaml (``flows/forms.py``).
 """
 import argparse
+from collections.abc import Callable
 
 from prefect import Flow, task
 
@@ -70,15 +71,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, help="tags.sampling.seed, and tags.evaluate.seeds = [SEED] (one run)")
     args = parser.parse_args()
 
-    def start() -> None:
+    def prepare() -> Callable[[], object]:
         overrides = parse_sets(args.sets)
         if args.epochs is not None:
             overrides["tags.sage.epochs"] = args.epochs
         if args.seed is not None:
             overrides.update({"tags.sampling.seed": args.seed, "tags.evaluate.seeds": [args.seed]})
-        build_tags_flow(FlowForms.read())(**chosen_values("tags", overrides))
+        values = chosen_values("tags", overrides)
+        flow = build_tags_flow(FlowForms.read())
+        return lambda: flow(**values)
 
-    run_cli(start)
+    run_cli(prepare)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@ from GNN_PREFECT_PORT (4200) and GNN_MLFLOW_PORT (5000).
 """
 from __future__ import annotations
 
+import functools
 import json
+import signal
+import subprocess
 import sys
 
 from flows.processes import (HOST, Service, ServiceError, ensure_started, http_get, mlflow_server_cmd,
@@ -78,6 +81,44 @@ def running_prefect_api() -> str | None:
     (flow command lines use it instead of starting a temporary server)."""
     server = services()[0]
     return prefect_api() if running_pid(server) is not None and _answers(server) else None
+
+
+def start_temporary_prefect_server() -> str:
+    """Start Prefect's temporary server for one flow command line; its API URL. Prefect
+    would start the same server itself, but in the flow's process group: Ctrl-C then
+    stops the server with the flow, and the flow, reporting its runs as crashed to a
+    server that is gone, retries each report with back-off (Ctrl-C took 218 s to end
+    `python -m flows.pipeline`). Here it runs in a session of its own and stops when the
+    process exits, after Prefect has sent its last logs and states (Prefect's own exit
+    hook); the kernel stops it if the flow process dies without exiting."""
+    server = own_session_server()
+    server.start()
+    return server.api_url
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def own_session_server():
+    """Prefect's SubprocessASGIServer (its command, port choice and health wait) started
+    in a new session that dies with this process. Imported here: the server module is
+    heavy, and `make ui` and flows that use its server never need it."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class OwnSessionServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen:
+            popen = subprocess.Popen
+            subprocess.Popen = functools.partial(popen, start_new_session=True, preexec_fn=_die_with_parent)
+            try:  # Prefect builds the command and its environment; only the session differs
+                return super()._run_uvicorn_command()
+            finally:
+                subprocess.Popen = popen
+
+    return OwnSessionServer()
 
 
 def _answers(service: Service) -> bool:

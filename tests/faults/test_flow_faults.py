@@ -1,8 +1,9 @@
 """Faults around a flow run, each asserting what the user sees and that nothing is lost:
-the flow process killed, the tracking server or the Prefect server away, params.yaml
+the flow process killed or interrupted (Ctrl-C), the tracking server or the Prefect server away, params.yaml
 invalid (also when edited while a run waits in the queue)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from flows.processes import free_port
+from flows.processes import free_port, port_busy
 from tests.support import TINY_TAGS, make_project, run_ok
 from tests.synthetic import write_citeulike_slice
 
@@ -26,16 +27,34 @@ def tags_project(tmp_path):
     return proj, env
 
 
-def start_until(cmd, proj, env, marker: str) -> subprocess.Popen:
-    """Start ``cmd`` in its own process group and return once it printed ``marker``."""
+def start_until(cmd, proj, env, marker: str) -> tuple[subprocess.Popen, str]:
+    """Start ``cmd`` in its own process group, as a terminal does; return it and what it
+    printed once it printed ``marker``."""
     proc = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     seen = []
     for line in proc.stdout:
         seen.append(line)
         if marker in line:
-            return proc
+            return proc, "".join(seen)
     raise AssertionError(f"{marker!r} never printed:\n{''.join(seen)[-3000:]}")
+
+
+def temporary_server_port(printed: str) -> int:
+    """The port of the temporary Prefect server a flow command line said it started."""
+    found = re.search(r"Starting temporary server on http://127\.0\.0\.1:(\d+)", printed)
+    assert found, printed[-3000:]
+    return int(found.group(1))
+
+
+def wait_closed(port: int, seconds: float) -> bool:
+    """True once nothing listens on ``port`` any more, within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while port_busy(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def mlflow_runs(env):
@@ -47,12 +66,14 @@ def mlflow_runs(env):
 
 def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
     proj, env = tags_project
-    proc = start_until(FLOW, proj, env, "Running stage 'train_sage'")
+    proc, printed = start_until(FLOW, proj, env, "Running stage 'train_sage'")
     os.kill(proc.pid, signal.SIGKILL)  # the flow process itself ...
     proc.wait(30)
+    # ... takes its temporary Prefect server with it (it runs in a session of its own)
+    assert wait_closed(temporary_server_port(printed), 30)
     time.sleep(1)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # ... and what it started (the stage, Prefect's temporary server)
+        os.killpg(proc.pid, signal.SIGKILL)  # ... and what it started in its group (the stage)
     except ProcessLookupError:
         pass
     client, runs = mlflow_runs(env)
@@ -70,6 +91,33 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
     # The next run wrote the evaluation afresh (the kill came before it), and it learned something.
     assert (proj / "metrics" / "tags.json").stat().st_mtime > killed_at
     assert json.loads((proj / "metrics" / "tags.json").read_text())["concat"]["macro_f1"] > 0
+
+
+def test_ctrl_c_ends_the_flow_in_seconds_and_leaves_no_output_half_written(tmp_path):
+    """Ctrl-C while a stage trains: the terminal interrupts the whole process group. The
+    stage stops without writing, the flow reports its runs ended and exits 130 within
+    seconds, and its temporary Prefect server stops with it. (When that server sat in
+    the flow's group, Ctrl-C stopped it first, and the flow retried its reports to it
+    with back-off for 218 s.)"""
+    proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 500, "tags.sage.tolerance": 0.0,
+                                        "tags.sage.patience": 500})
+    write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
+    proc, printed = start_until(FLOW, proj, env, "seed 1 epoch 3/500")  # the stage is training
+    os.killpg(proc.pid, signal.SIGINT)
+    interrupted = time.monotonic()
+    out, _ = proc.communicate(timeout=300)
+    seconds = time.monotonic() - interrupted
+    assert proc.returncode == 130 and seconds < 30, (seconds, out[-4000:])
+    assert "interrupted: the running stage left no output" in out and "train_sage interrupted" in out
+    assert wait_closed(temporary_server_port(printed), 10)
+    assert not (proj / "artifacts" / "tags" / "sage_encoder.keras").exists()
+    assert not (proj / "metrics" / "tags.json").exists()
+    status = run_ok([sys.executable, "-m", "dvc", "status", "train_sage"], proj, env).stdout
+    assert "train_sage" in status  # not committed: the next run trains it again
+    _, runs = mlflow_runs(env)
+    assert [r.info.status for r in runs if r.data.tags.get("kind") == "flow"] == ["FAILED"]
+    assert [r.info.status for r in runs if r.data.tags.get("stage") == "train_sage"] == ["FAILED"]
+    assert "RUNNING" not in {r.info.status for r in runs}
 
 
 def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):
@@ -135,7 +183,7 @@ def test_prefect_server_gone_mid_run(tags_project):
                 assert time.monotonic() < deadline, "Prefect server did not start"
                 time.sleep(1)
         flow_env = {**env, "PREFECT_API_URL": api, "PREFECT_CLIENT_MAX_RETRIES": "1", "PREFECT_API_REQUEST_TIMEOUT": "10"}
-        proc = start_until(FLOW, proj, flow_env, "Running stage 'train_sage'")
+        proc, _ = start_until(FLOW, proj, flow_env, "Running stage 'train_sage'")
         os.killpg(server.pid, signal.SIGKILL)
         out, _ = proc.communicate(timeout=240)
     finally:

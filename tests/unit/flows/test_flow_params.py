@@ -144,6 +144,12 @@ def test_a_flow_started_outside_make_switches_telemetry_off_before_prefect_start
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr("flows.ui.running_prefect_api", lambda: None)
     seen = {}
-    run_cli(lambda: seen.update(os.environ))  # what the temporary server would inherit
+
+    def start_server() -> str:  # what the temporary server inherits when it starts
+        seen.update(os.environ)
+        return "http://127.0.0.1:9/api"
+
+    monkeypatch.setattr("flows.ui.start_temporary_prefect_server", start_server)
+    run_cli(lambda: lambda: None)
     assert {key: seen.get(key) for key in quiet_values()} == quiet_values()
     assert seen["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"

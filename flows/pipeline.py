@@ -8,9 +8,9 @@ runs nested.
 The parameters are params.yaml's ``ner`` and ``tags`` trees (``flows/forms.py``).
 """
 import argparse
-from collections.abc import Callable
 import contextlib
 import json
+from collections.abc import Callable
 
 from prefect import Flow, task
 from prefect.cache_policies import NO_CACHE

@@ -99,28 +99,31 @@ def prepared_copy(run: ObservedRun, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, capsys):
+def test_interrupted_training_resumes_from_last_epoch_at_that_epochs_rate(prepared, monkeypatch, capsys):
+    """Interrupted in its second epoch, the next run resumes there; with a decaying rate,
+    each epoch (the resumed one too) trains at its own epoch's rate."""
     import tasks.ner.training as tn
 
-    real_predict = tn.predict_tags
-    calls = {"n": 0}
+    decaying = prepared.model_copy(update={"train": prepared.train.model_copy(update={"lr_decay": 0.5})})
+    lr = decaying.train.learning_rate
+    real_predict, rates = tn.predict_tags, []
 
-    def interrupt_in_epoch_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def interrupt_in_epoch_two(model, *args, **kwargs):  # dev scoring runs after each epoch, at its rate
+        rates.append(float(model.optimizer.learning_rate))
+        if len(rates) == 2:
             raise KeyboardInterrupt
-        return real_predict(*args, **kwargs)
+        return real_predict(model, *args, **kwargs)
 
     monkeypatch.setattr(tn, "predict_tags", interrupt_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        tn.train(prepared)
+        tn.train(decaying)
     assert not Path("metrics/ner.json").exists() and not Path("artifacts/ner").exists()
-    state = json.loads((tn.checkpoint_dir(prepared) / "state.json").read_text())
+    state = json.loads((tn.checkpoint_dir(decaying) / "state.json").read_text())
     assert state["epoch"] == 1 and len(state["history"]) == 1
 
-    monkeypatch.setattr(tn, "predict_tags", real_predict)
-    results = tn.train(prepared)
+    results = tn.train(decaying)
     assert "resuming from epoch 1" in capsys.readouterr().out
+    assert rates[:4] == pytest.approx([lr, lr / 1.5, lr / 1.5, lr / 2.0])
     assert results["epochs_run"] == 3
     history = Path("plots/ner/history.csv").read_text().splitlines()
     assert len(history) == 4 and history[1].startswith("1,")
@@ -130,7 +133,8 @@ def test_interrupted_training_resumes_from_last_epoch(prepared, monkeypatch, cap
     n_test = json.loads(Path("data/prepared/ner/stats.json").read_text())["test"]["sentences"]
     assert len([b for b in lines if b.strip()]) == n_test
     assert all(len(line.split(" ")) == 3 for line in lines[0].splitlines())
-    assert not tn.checkpoint_dir(prepared).exists()
+    assert not tn.checkpoint_dir(decaying).exists()
+    assert tn.checkpoint_dir(decaying) != tn.checkpoint_dir(prepared)  # no resume across schedules
 
 
 def test_checkpoint_key_covers_data_code_and_backend(prepared, monkeypatch):
@@ -163,26 +167,8 @@ def test_clip_norm_reaches_the_optimizer_and_the_checkpoint_key(prepared, tmp_pa
     assert tn.checkpoint_dir(clipped) != tn.checkpoint_dir(unclipped)  # no resume across clip settings
 
 
-def test_decayed_rate_follows_the_epoch_across_a_resume(observed, prepared, monkeypatch):
-    import tasks.ner.training as tn
-
-    decaying = prepared.model_copy(update={"train": prepared.train.model_copy(update={"lr_decay": 0.5})})
-    lr = decaying.train.learning_rate
-    real_predict, rates = tn.predict_tags, []
-
-    def record_rate(model, *args, **kwargs):  # dev scoring runs after each epoch, at its rate
-        rates.append(float(model.optimizer.learning_rate))
-        if len(rates) == 2:
-            raise KeyboardInterrupt
-        return real_predict(model, *args, **kwargs)
-
-    monkeypatch.setattr(tn, "predict_tags", record_rate)
-    with pytest.raises(KeyboardInterrupt):
-        tn.train(decaying)
-    tn.train(decaying)  # resumes epoch 1 (index from 0), then epoch 2
-    assert rates[:4] == pytest.approx([lr, lr / 1.5, lr / 1.5, lr / 2.0])
-    assert tn.checkpoint_dir(decaying) != tn.checkpoint_dir(prepared)  # no resume across schedules
-    constant = observed.rates  # lr_decay 0 (the default): the rate never moves
+def test_the_default_rate_never_moves(observed):
+    constant = observed.rates  # lr_decay 0 (the default): dev scoring after each epoch sees one rate
     assert constant and constant == pytest.approx([observed.params.train.learning_rate] * len(constant))
 
 

@@ -29,9 +29,10 @@ def tags_project(tmp_path):
 
 def start_until(cmd, proj, env, marker: str) -> tuple[subprocess.Popen, str]:
     """Start ``cmd`` in its own process group, as a terminal does; return it and what it
-    printed once it printed ``marker``."""
+    printed once it printed ``marker``. Ctrl-C's SIGINT gets its default action back: a
+    pytest-xdist worker ignores it, and an ignored signal stays ignored across exec."""
     proc = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from flows.processes import free_port, port_busy
-from tests.support import TINY_TAGS, make_project, run_ok
+from tests.support import TINY_TAGS, make_project, run_ok, wait_until
 from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
@@ -48,14 +48,9 @@ def temporary_server_port(printed: str) -> int:
     return int(found.group(1))
 
 
-def wait_closed(port: int, seconds: float) -> bool:
-    """True once nothing listens on ``port`` any more, within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while port_busy(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+def wait_closed(port: int, seconds: float) -> None:
+    """Return once nothing listens on ``port`` any more; fail after ``seconds``."""
+    wait_until(f"port {port} to close", lambda: not port_busy(port), timeout=seconds, poll=0.2)
 
 
 def mlflow_runs(env):
@@ -71,7 +66,7 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
     os.kill(proc.pid, signal.SIGKILL)  # the flow process itself ...
     proc.wait(30)
     # ... takes its temporary Prefect server with it (it runs in a session of its own)
-    assert wait_closed(temporary_server_port(printed), 30)
+    wait_closed(temporary_server_port(printed), 30)
     time.sleep(1)
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # ... and what it started in its group (the stage)
@@ -110,7 +105,7 @@ def test_ctrl_c_ends_the_flow_in_seconds_and_leaves_no_output_half_written(tmp_p
     seconds = time.monotonic() - interrupted
     assert proc.returncode == 130 and seconds < 30, (seconds, out[-4000:])
     assert "interrupted: the running stage left no output" in out and "train_sage interrupted" in out
-    assert wait_closed(temporary_server_port(printed), 10)
+    wait_closed(temporary_server_port(printed), 10)
     assert not (proj / "artifacts" / "tags" / "sage_encoder.keras").exists()
     assert not (proj / "metrics" / "tags.json").exists()
     status = run_ok([sys.executable, "-m", "dvc", "status", "train_sage"], proj, env).stdout

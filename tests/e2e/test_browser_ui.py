@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from flows.processes import free_port
+from flows.processes import free_port, proc_stat
 from tasks.common.settings import settings
 from tests.outputs import WorkspaceWatcher
 from tests.support import TINY_TAGS as TINY, commit_data, make_project, project_params_raw, run_ok
@@ -47,6 +48,19 @@ def ui_project(tmp_path):
             raise AssertionError(f"{pid_file} left behind by `flows.ui stop`")
 
 
+def group_commands(group: int) -> list[str]:
+    """The command lines of the live processes in process group ``group``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        fields = proc_stat(proc.name) if proc.name.isdigit() else None
+        if fields and int(fields[2]) == group:
+            try:
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:  # it ended meanwhile
+                pass
+    return found
+
+
 def test_run_button_then_both_uis_show_the_result(ui_project):
     proj, env = ui_project
     prefect_ui, mlflow_ui = f"http://127.0.0.1:{env['GNN_PREFECT_PORT']}", f"http://127.0.0.1:{env['GNN_MLFLOW_PORT']}"
@@ -55,6 +69,9 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     assert "deployments: up" in started.stdout
     pids = {p.stem: json.loads(p.read_text())["pid"] for p in (proj / ".ui").glob("*.pid")}
     assert set(pids) == {"prefect-server", "mlflow-server", "deployments"}
+    # MLflow's job runner is off (quiet.env): its 8 processes would cost 20 s of CPU a start.
+    mlflow_group = group_commands(pids["mlflow-server"])
+    assert mlflow_group and not [c for c in mlflow_group if "mlflow.server.jobs" in c], mlflow_group
 
     # A second start is idempotent.
     again = run_ok([sys.executable, "-m", "flows.ui", "start"], proj, env)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import re
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.common.files import write_json  # noqa: E402
+from benchmarks.records import record  # noqa: E402
 from tasks.report.markdown import host_cpu, short_commit, this_machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "make_run.json"
@@ -116,12 +115,10 @@ def main() -> None:
         commit = args.commit
         data_log, run_log = (p.read_text(encoding="utf-8", errors="replace") for p in args.logs)
         command = "make data; make run (each under /usr/bin/time -v, in a fresh clone)"
-    record = entry(data_log, run_log, commit, command) | {"note": args.note}
-    runs = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
-    runs[args.label] = record
-    write_json(OUT, runs)
-    print(f"{args.label}: make data {record['make_data_s']:.0f} s, make run {record['make_run_s']:.0f} s; "
-          + ", ".join(f"{s['stage']} {s['seconds']:.0f} s" for s in record["stages"]))
+    run = entry(data_log, run_log, commit, command) | {"note": args.note}
+    record(OUT, args.label, run)
+    print(f"{args.label}: make data {run['make_data_s']:.0f} s, make run {run['make_run_s']:.0f} s; "
+          + ", ".join(f"{s['stage']} {s['seconds']:.0f} s" for s in run["stages"]))
     print(f"written {OUT.relative_to(ROOT)}")
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.records import record  # noqa: E402
 from tasks.report.markdown import short_commit, this_machine  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "test_suite.json"
 SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*?) in ([\d.]+)s", re.M)
@@ -126,14 +127,13 @@ def main() -> None:
     ap.add_argument("--serial", action="store_true", help="one process (the reference), instead of make test's")
     ap.add_argument("--processes", type=int, default=2, help="test processes when not --serial (make test: 2)")
     ap.add_argument("--tests", default="tests", help="what to run: tests (make test) or tests/unit (make test-fast)")
+    ap.add_argument("--note", default="", help="kept in the entry: the conditions of the run (what else ran, when)")
     args = ap.parse_args()
     result = run_suite(args.checkout.resolve(), args.serial, args.processes, args.tests)
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data[args.label] = result
+    data = record(RESULTS, args.label, {**result, **({"note": args.note} if args.note else {})})
     serial, parallel = data.get("serial"), data.get("parallel")  # same commit: their ratio
     if serial and parallel and serial["commit"] == parallel["commit"] and serial["pytest_s"] and parallel["pytest_s"]:
-        data["serial_over_parallel"] = round(serial["pytest_s"] / parallel["pytest_s"], 2)
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+        record(RESULTS, "serial_over_parallel", round(serial["pytest_s"] / parallel["pytest_s"], 2))
     print(json.dumps({k: result[k] for k in ("wall_s", "pytest_s", "counts", "exit_code")}))
     sys.exit(result["exit_code"])
 

@@ -154,8 +154,9 @@ def run_cli(prepare: Callable[[], Callable[[], object]]) -> None:
     except (ParamsError, TrackingUnavailable) as err:
         sys.exit(f"error: {err}")
     except KeyboardInterrupt:
-        print("interrupted: the running stage left no output; stages that finished are committed by DVC: "
-              "run the flow again to finish the rest", file=sys.stderr)
+        # "a stage stopped by": a signal to this process alone does not stop the stage (docs/faults.md)
+        print("interrupted: a stage stopped by the interrupt leaves no output; stages that finished are committed "
+              "by DVC: run the flow again to finish the rest", file=sys.stderr)
         sys.exit(130)
     except httpx.TransportError as err:  # the server went away mid-run (a temporary one cannot)
         sys.exit(f"error: lost the Prefect server at {api or 'its temporary address'} ({type(err).__name__}: "

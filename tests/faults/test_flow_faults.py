@@ -104,7 +104,7 @@ def test_ctrl_c_ends_the_flow_in_seconds_and_leaves_no_output_half_written(tmp_p
     out, _ = proc.communicate(timeout=300)
     seconds = time.monotonic() - interrupted
     assert proc.returncode == 130 and seconds < 30, (seconds, out[-4000:])
-    assert "interrupted: the running stage left no output" in out and "train_sage interrupted" in out
+    assert "interrupted: a stage stopped by the interrupt leaves no output" in out and "train_sage interrupted" in out
     wait_closed(temporary_server_port(printed), 10)
     assert not (proj / "artifacts" / "tags" / "sage_encoder.keras").exists()
     assert not (proj / "metrics" / "tags.json").exists()

@@ -154,7 +154,7 @@ def run_cli(prepare: Callable[[], Callable[[], object]]) -> None:
     except (ParamsError, TrackingUnavailable) as err:
         sys.exit(f"error: {err}")
     except KeyboardInterrupt:
-        # "a stage stopped by": a signal to this process alone does not stop the stage (docs/faults.md)
+        # "a stage stopped by": a SIGINT to this process alone stops no stage (docs/faults.md)
         print("interrupted: a stage stopped by the interrupt leaves no output; stages that finished are committed "
               "by DVC: run the flow again to finish the rest", file=sys.stderr)
         sys.exit(130)

@@ -14,12 +14,14 @@ from collections.abc import Callable
 
 from prefect import Flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.futures import wait
 from prefect.utilities.annotations import quote
 
 from flows.forms import (FlowForms, add_set_option, chosen_values, entrypoint_getattr, module_flow, overrides_from,
                          parse_sets, run_cli)
 from flows.ner import build_ner_flow
+from flows.processes import interrupt_children
 from flows.reporting import git_commit, publish_summary, run_label
 from flows.runner import ParentRun, origin_tags
 from flows.tags import build_tags_flow
@@ -71,7 +73,12 @@ def side_by_side(*runs: tuple[Flow, dict]) -> list[dict]:
     subflow: one that fails fails the pipeline once the others have ended, so their
     finished stages are kept (DVC caches them)."""
     futures = [subflow.submit(flow, quote(values)) for flow, values in runs]  # quote: the forms as they are
-    wait(futures)
+    try:
+        wait(futures)
+    except TerminationSignal:  # SIGTERM to this process alone: its stages run in the subflows' threads
+        interrupt_children()
+        wait(futures, timeout=60)  # their stages stop, and the subflows end their runs
+        raise
     return [future.result() for future in futures]
 
 

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.exceptions import TerminationSignal
 
 from flows import experiments
+from flows.processes import interrupt_children
 from flows.reporting import (git_commit, headline, log_plots_page, prefect_run_note, reproduce_command,
                              run_label)
 from flows.workspace import resolve_params, workspace_lock
@@ -76,7 +78,11 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
     try:
         for line in proc.stdout:
             show(line)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: the terminal interrupted the stage too
+        _last_words(proc, show)
+        raise
+    except TerminationSignal:  # SIGTERM to this process alone (Prefect's bridge raises it): no stage got it
+        interrupt_children()
         _last_words(proc, show)
         raise
     if proc.wait() != 0:
@@ -84,9 +90,9 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
 
 
 def _last_words(proc: subprocess.Popen, show: Callable[[str], None], grace: float = 30.0) -> None:
-    """Ctrl-C in a terminal interrupts the whole process group, so the stage is stopping
-    too: wait for it (up to ``grace`` seconds) and show what it says last (whether it
-    left an output half-written), instead of exiting over it."""
+    """The stage is stopping too (Ctrl-C in a terminal interrupts the whole process group;
+    a SIGTERM is passed on to it as SIGINT): wait for it (up to ``grace`` seconds) and show
+    what it says last (whether it left an output half-written), instead of exiting over it."""
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:

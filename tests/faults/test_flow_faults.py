@@ -89,22 +89,33 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
     assert json.loads((proj / "metrics" / "tags.json").read_text())["concat"]["macro_f1"] > 0
 
 
-def test_ctrl_c_ends_the_flow_in_seconds_and_leaves_no_output_half_written(tmp_path):
-    """Ctrl-C while a stage trains: the terminal interrupts the whole process group. The
-    stage stops without writing, the flow reports its runs ended and exits 130 within
-    seconds, and its temporary Prefect server stops with it. (When that server sat in
-    the flow's group, Ctrl-C stopped it first, and the flow retried its reports to it
-    with back-off for 218 s.)"""
+@pytest.mark.parametrize("signalled", ["ctrl-c", "sigterm"])
+def test_an_interrupted_flow_ends_in_seconds_and_leaves_no_output_half_written(tmp_path, signalled):
+    """Ctrl-C while a stage trains: the terminal interrupts the whole process group. A
+    SIGTERM to the flow's process alone (`kill PID`, a Prefect cancellation) reaches no
+    stage: the flow passes it on as SIGINT. Either way the stage stops without writing,
+    the flow reports its runs ended and exits within seconds (130 after Ctrl-C; killed by
+    the SIGTERM, as Prefect re-raises it), and its temporary Prefect server stops with
+    it. (When that server sat in the flow's group, Ctrl-C stopped it first, and the flow
+    retried its reports to it with back-off for 218 s; before the SIGTERM was passed on,
+    the stage went on until its output pipe broke.)"""
     proj, env = make_project(tmp_path, {**TINY_TAGS, "tags.sage.epochs": 500, "tags.sage.tolerance": 0.0,
                                         "tags.sage.patience": 500})
     write_citeulike_slice(proj / "data" / "raw" / "citeulike-t")
     proc, printed = start_until(FLOW, proj, env, "seed 1 epoch 3/500")  # the stage is training
-    os.killpg(proc.pid, signal.SIGINT)
+    if signalled == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
     interrupted = time.monotonic()
     out, _ = proc.communicate(timeout=300)
     seconds = time.monotonic() - interrupted
-    assert proc.returncode == 130 and seconds < 30, (seconds, out[-4000:])
-    assert "interrupted: a stage stopped by the interrupt leaves no output" in out and "train_sage interrupted" in out
+    assert proc.returncode == (130 if signalled == "ctrl-c" else -signal.SIGTERM) and seconds < 30, (
+        seconds, out[-4000:])
+    said = ("interrupted: a stage stopped by the interrupt leaves no output" if signalled == "ctrl-c"
+            else "Execution was aborted by a termination signal")
+    assert said in out and "train_sage interrupted: no output was left half-written" in out, out[-4000:]
+    assert _processes_in(proj) == []  # the stage too has ended, not only the flow
     wait_closed(temporary_server_port(printed), 10)
     assert not (proj / "artifacts" / "tags" / "sage_encoder.keras").exists()
     assert not (proj / "metrics" / "tags.json").exists()
@@ -114,6 +125,18 @@ def test_ctrl_c_ends_the_flow_in_seconds_and_leaves_no_output_half_written(tmp_p
     assert [r.info.status for r in runs if r.data.tags.get("kind") == "flow"] == ["FAILED"]
     assert [r.info.status for r in runs if r.data.tags.get("stage") == "train_sage"] == ["FAILED"]
     assert "RUNNING" not in {r.info.status for r in runs}
+
+
+def _processes_in(folder) -> list[str]:
+    """Live processes working in ``folder``: their pids."""
+    found = []
+    for proc in os.listdir("/proc"):
+        try:
+            if proc.isdigit() and os.readlink(f"/proc/{proc}/cwd").startswith(str(folder)):
+                found.append(proc)
+        except OSError:  # gone meanwhile, or a kernel thread
+            pass
+    return found
 
 
 def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):

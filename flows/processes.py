@@ -226,7 +226,7 @@ def interrupt_children() -> list[int]:
     """SIGINT to every process this one started, directly or not, in its process group:
     what a terminal's Ctrl-C reaches (each running stage, and DVC around it), and not the
     servers started in a session of their own. For a SIGTERM sent to this process alone
-    (`kill PID`, a Prefect cancellation), which reaches no stage. Returns the pids."""
+    (`kill PID`), which reaches no stage. Returns the pids."""
     group = str(os.getpgrp())
     pids = [pid for pid in descendants(os.getpid()) if (fields := proc_stat(pid)) and fields[2] == group]
     for pid in pids:

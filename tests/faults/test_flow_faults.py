@@ -92,7 +92,7 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
 @pytest.mark.parametrize("signalled", ["ctrl-c", "sigterm"])
 def test_an_interrupted_flow_ends_in_seconds_and_leaves_no_output_half_written(tmp_path, signalled):
     """Ctrl-C while a stage trains: the terminal interrupts the whole process group. A
-    SIGTERM to the flow's process alone (`kill PID`, a Prefect cancellation) reaches no
+    SIGTERM to the flow's process alone (`kill PID`) reaches no
     stage: the flow passes it on as SIGINT. Either way the stage stops without writing,
     the flow reports its runs ended and exits within seconds (130 after Ctrl-C; killed by
     the SIGTERM, as Prefect re-raises it), and its temporary Prefect server stops with

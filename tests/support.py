@@ -69,9 +69,10 @@ def copy_project(proj: Path, tmp_path: Path) -> tuple[Path, dict]:
 
 def _seed_prefect_home(home: Path) -> None:
     """Give a new project's Prefect home a database already migrated: the first
-    temporary server in an empty home spends about 8 s of CPU on migrations and block
-    registration (15 s to ready against 6 s, measured), and a suite starts some twenty.
-    The database holds no flow run and no path, so the project's home is as new."""
+    temporary server in an empty home spends about 6 s more CPU on migrations and block
+    registration (15 s to ready against 6 s, measured), and a full suite started nine
+    such servers; the one migration per test process costs about 12 s. The database
+    holds no flow run and no path, so the project's home is as new."""
     import shutil
 
     if not home.exists():
@@ -180,6 +181,27 @@ def train_tiny_tags(base: Path) -> Path:
     finally:
         os.chdir(here)
     return base
+
+
+def processes_using(folder: Path) -> list[str]:
+    """Live processes (but this one) whose command line or working folder is inside
+    ``folder``: ``"pid: command"`` each, for an assertion message."""
+    import os
+
+    from flows.processes import proc_stat
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()) or proc_stat(proc.name) is None:
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        if str(folder) in cmd or cwd.startswith(str(folder)):
+            found.append(f"{proc.name}: {cmd[:120]}")
+    return found
 
 
 def wait_until(what: str, check, timeout: float, poll: float = 2.0):

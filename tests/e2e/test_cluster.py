@@ -7,7 +7,6 @@ it; a server or the database down at submit time is named; stop leaves no proces
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,28 +17,12 @@ import pytest
 
 from flows import processes
 from tests.outputs import half_written, remote_files
-from tests.support import TINY_TAGS, commit_data, log_tails, make_project, run_ok, wait_until
+from tests.support import TINY_TAGS, commit_data, log_tails, make_project, processes_using, run_ok, wait_until
 from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
 EPOCHS = 150  # the third run: long enough to be killed in the middle
 SUBMITTED = re.compile(r"submitted flow run \S+ \(([0-9a-f-]{36})\)")
-
-
-def _processes_using(folder: Path) -> list[str]:
-    """Live processes whose command line or working folder is inside ``folder``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or proc.name == str(os.getpid()) or processes.proc_stat(proc.name) is None:
-            continue
-        try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(proc / "cwd")
-        except OSError:
-            continue
-        if str(folder) in cmd or cwd.startswith(str(folder)):
-            found.append(f"{proc.name}: {cmd[:120]}")
-    return found
 
 
 def _mlflow_flow_runs(config: dict) -> dict[str, dict]:
@@ -156,7 +139,7 @@ def test_cluster_runs_in_parallel_survives_a_killed_worker_and_stops_clean(tmp_p
         stop = subprocess.run(cli + ["stop"], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
     assert stop.returncode == 0, stop.stderr
     time.sleep(1)
-    assert _processes_using(cluster_dir) == []
+    assert processes_using(cluster_dir) == []
 
 
 def _service(cluster_dir: Path, name: str) -> processes.Service:

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from flows.processes import free_port, port_busy
-from tests.support import TINY_TAGS, make_project, run_ok, wait_until
+from tests.support import TINY_TAGS, make_project, processes_using, run_ok, wait_until
 from tests.synthetic import write_citeulike_slice
 
 pytestmark = pytest.mark.e2e
@@ -92,8 +92,8 @@ def test_killed_flow_process_then_the_next_run_starts_cleanly(tags_project):
 @pytest.mark.parametrize("signalled", ["ctrl-c", "sigterm"])
 def test_an_interrupted_flow_ends_in_seconds_and_leaves_no_output_half_written(tmp_path, signalled):
     """Ctrl-C while a stage trains: the terminal interrupts the whole process group. A
-    SIGTERM to the flow's process alone (`kill PID`) reaches no
-    stage: the flow passes it on as SIGINT. Either way the stage stops without writing,
+    SIGTERM to the flow's process alone (`kill PID`) reaches no stage: the flow passes
+    it on as SIGINT. Either way the stage stops without writing,
     the flow reports its runs ended and exits within seconds (130 after Ctrl-C; killed by
     the SIGTERM, as Prefect re-raises it), and its temporary Prefect server stops with
     it. (When that server sat in the flow's group, Ctrl-C stopped it first, and the flow
@@ -115,8 +115,8 @@ def test_an_interrupted_flow_ends_in_seconds_and_leaves_no_output_half_written(t
     said = ("interrupted: a stage stopped by the interrupt leaves no output" if signalled == "ctrl-c"
             else "Execution was aborted by a termination signal")
     assert said in out and "train_sage interrupted: no output was left half-written" in out, out[-4000:]
-    assert _processes_in(proj) == []  # the stage too has ended, not only the flow
     wait_closed(temporary_server_port(printed), 10)
+    assert processes_using(proj) == []  # the stage too has ended, not only the flow
     assert not (proj / "artifacts" / "tags" / "sage_encoder.keras").exists()
     assert not (proj / "metrics" / "tags.json").exists()
     status = run_ok([sys.executable, "-m", "dvc", "status", "train_sage"], proj, env).stdout
@@ -125,18 +125,6 @@ def test_an_interrupted_flow_ends_in_seconds_and_leaves_no_output_half_written(t
     assert [r.info.status for r in runs if r.data.tags.get("kind") == "flow"] == ["FAILED"]
     assert [r.info.status for r in runs if r.data.tags.get("stage") == "train_sage"] == ["FAILED"]
     assert "RUNNING" not in {r.info.status for r in runs}
-
-
-def _processes_in(folder) -> list[str]:
-    """Live processes working in ``folder``: their pids."""
-    found = []
-    for proc in os.listdir("/proc"):
-        try:
-            if proc.isdigit() and os.readlink(f"/proc/{proc}/cwd").startswith(str(folder)):
-                found.append(proc)
-        except OSError:  # gone meanwhile, or a kernel thread
-            pass
-    return found
 
 
 def test_tracking_server_unreachable_fails_fast_naming_it(tags_project):

@@ -241,12 +241,15 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (non-zombie) processes in process group ``pgid``."""
+    return [int(proc.name) for proc in Path("/proc").iterdir()
+            if proc.name.isdigit() and (fields := proc_stat(proc.name)) and fields[2] == str(pgid)]
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is still in process group ``pgid``."""
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and (fields := proc_stat(proc.name)) and fields[2] == str(pgid):
-            return True
-    return False
+    return bool(group_members(pgid))
 
 
 def reap(pid: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.processes import free_port, proc_stat
+from flows.processes import free_port, group_members
 from tasks.common.settings import settings
 from tests.outputs import WorkspaceWatcher
 from tests.support import TINY_TAGS as TINY, commit_data, make_project, project_params_raw, run_ok
@@ -51,13 +51,11 @@ def ui_project(tmp_path):
 def group_commands(group: int) -> list[str]:
     """The command lines of the live processes in process group ``group``."""
     found = []
-    for proc in Path("/proc").iterdir():
-        fields = proc_stat(proc.name) if proc.name.isdigit() else None
-        if fields and int(fields[2]) == group:
-            try:
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:  # it ended meanwhile
-                pass
+    for pid in group_members(group):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # it ended meanwhile
+            pass
     return found
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+from flows.processes import start_time
 from tasks.common.settings import PROJECT_ROOT
 
 
@@ -81,15 +83,38 @@ def _dvc_cache_dir() -> Path:
         return Path(repo.cache.local_cache_dir)
 
 
+CLONES = PROJECT_ROOT / ".dvc" / "tmp" / "gnn-exps"  # git and DVC ignore .dvc/tmp
+OWNER = "owner.json"
+
+
+def remove_abandoned_clones() -> list[str]:
+    """Remove the private clones whose flow process is gone (killed before it could
+    remove its own: e.g. a Prefect cancellation that ran out its grace period and ended
+    in SIGKILL). A clone's owner is its process id and start time, so a reused id is no
+    owner. Returns the experiment names removed."""
+    removed = []
+    for base in sorted(CLONES.glob("*")):
+        try:
+            owner = json.loads((base / OWNER).read_text())
+        except (OSError, ValueError):  # no owner yet: a clone being made right now, or not ours
+            continue
+        if start_time(owner["pid"]) != owner["start_time"]:
+            shutil.rmtree(base, ignore_errors=True)
+            removed.append(base.name)
+    return removed
+
+
 @contextlib.contextmanager
 def private_clone(name: str) -> Iterator[Path]:
     """A throw-away clone of the workspace for one experiment (under ``.dvc/tmp``, which
     git and DVC ignore): HEAD, plus every tracked file that differs from HEAD copied from
     the workspace (or removed), with the workspace's DVC cache as its cache. Removed on
-    exit."""
-    base = PROJECT_ROOT / ".dvc" / "tmp" / "gnn-exps" / name
+    exit; if this process is killed first, by the next flow run
+    (:func:`remove_abandoned_clones`)."""
+    base = CLONES / name
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
+    (base / OWNER).write_text(json.dumps({"pid": os.getpid(), "start_time": start_time(os.getpid())}))
     clone = base / "repo"
     try:
         head = _git("rev-parse", "HEAD", check=True).stdout.strip()

@@ -213,6 +213,8 @@ def run_pipeline(name: str, section: str, stages: tuple[str, ...], overrides: di
     params = resolve_params(overrides)
     if parent is None:  # on its own (a pipeline checked it for its subflows)
         check_tracking_server()
+    for name_removed in experiments.remove_abandoned_clones():
+        print(f"removed the private clone of experiment {name_removed}: its flow process had been killed")
     experiment, parent_id = (parent.experiment, parent.run_id) if parent else (name, None)
     tree = flatten({section: getattr(params, section).model_dump()})
     if overrides:

@@ -1,6 +1,7 @@
 """A real browser test of the product: start the servers as `make ui` does, click Run ->
 Quick run on a deployment in the Prefect UI (headless Chromium), wait for the flow run,
-then look at the Prefect flow-run page and the MLflow pages. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overrides)."""
+click Cancel on another run's page, then look at the Prefect flow-run page and the MLflow
+pages. Screenshots land in test-artifacts/browser/ (GNN_TEST_ARTIFACTS overrides)."""
 from __future__ import annotations
 
 import json
@@ -13,10 +14,11 @@ import pytest
 from flows.processes import free_port, group_members
 from tasks.common.settings import settings
 from tests.outputs import WorkspaceWatcher
-from tests.support import TINY_TAGS as TINY, commit_data, make_project, project_params_raw, run_ok
+from tests.support import (TINY_TAGS as TINY, commit_data, make_project, processes_using, project_params_raw, run_ok,
+                           wait_until)
 from tests.synthetic import write_citeulike_slice
-from tests.e2e.ui_pages import (api, browser_page, mlflow_experiment, mlflow_run, prefect_flow_run, prefect_quick_run,
-                                prefect_run_form)
+from tests.e2e.ui_pages import (api, browser_page, mlflow_experiment, mlflow_run, prefect_cancel, prefect_flow_run,
+                                prefect_quick_run, prefect_run_form)
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +109,24 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     shown = run_ok([sys.executable, "-m", "dvc", "exp", "show", "--md"], proj, env).stdout
     assert exp_run.data.tags["dvc_experiment"] in shown
 
+    # Cancel, clicked on the page of a running override run: the run ends Cancelled, its
+    # stage stops, the workspace is untouched. The MLflow runs and the private clone are
+    # checked after the next run, which tidies what a flow process killed outright leaves.
+    long_sage = {**project_params_raw(TINY)["tags"]["sage"], "epochs": 500, "tolerance": 0.0, "patience": 500}
+    with WorkspaceWatcher(proj) as watcher:
+        run3 = api(f"{prefect_api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"sage": long_sage}})
+        wait_until("the run to cancel training", lambda: "epoch 3/500" in (
+            proj / ".ui" / "logs" / "deployments.log").read_text(errors="replace"), timeout=300, poll=1)
+        with browser_page() as page:
+            prefect_cancel(page, prefect_ui, run3["id"], shots)
+        clicked = time.monotonic()
+        cancelled = wait_for_flow_run(prefect_api, run3["id"], timeout=90, every=0.5)
+    print(f"cancelled: {cancelled['state']['type']} {time.monotonic() - clicked:.1f} s after the click set it Cancelling")
+    assert cancelled["state"]["type"] == "CANCELLED"
+    assert watcher.changed == set() and watcher.watches
+    wait_until("the cancelled run's stage and DVC processes to end", lambda: not [
+        p for p in processes_using(proj) if "tasks." in p or "dvc" in p], timeout=30, poll=1)
+
     # A flow started from the command line while the UI runs uses its Prefect server
     # (no temporary one), so the run shows in the UI.
     cli = run_ok([sys.executable, "-m", "flows.tags"], proj, env, timeout=600)
@@ -114,6 +134,12 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
     runs = api(f"{prefect_api}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})
     assert runs[0]["state"]["type"] == "COMPLETED" and runs[0]["deployment_id"] is None
     assert runs[0]["name"] in cli.stdout + cli.stderr
+    (killed,) = client.search_runs([experiment.experiment_id], f"tags.prefect_flow_run_id = '{run3['id']}'")
+    stages = {r.info.run_name: r.info.status for r in client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{killed.info.run_id}'")}
+    assert killed.info.status == "FAILED" and stages["train_sage"] == "FAILED", (killed.info.status, stages)
+    assert "RUNNING" not in stages.values(), stages
+    assert not list((proj / ".dvc" / "tmp").glob("gnn-exps/*")), "a private clone was left behind"
 
     with browser_page() as page:
         # The Run form shows every tags parameter with params.yaml's value and its description.
@@ -132,5 +158,6 @@ def test_run_button_then_both_uis_show_the_result(ui_project):
         for name in ("concat.macro_precision", "text.macro_f1", "graphsage.macro_precision"):
             group, key = name.split(".")
             assert name in seen and repr(metrics[group][key])[:6] in seen
-    for name in ("prefect_run_form", "prefect_flow_run", "prefect_artifact", "mlflow_experiment", "mlflow_run"):
+    for name in ("prefect_cancel", "prefect_run_form", "prefect_flow_run", "prefect_artifact", "mlflow_experiment",
+                 "mlflow_run"):
         assert (shots / f"{name}.png").stat().st_size > 10_000

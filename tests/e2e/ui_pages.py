@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import time
 import urllib.error
@@ -69,8 +70,6 @@ def prefect_quick_run(page, ui: str, deployment_id: str, out: Path) -> str:
     created since); returns its id. It waits on the run, not on the UI's toast: once
     (the file run alone, 2026-12-06) the toast was not seen within a minute, and nothing
     said whether the click had made a run; a failure now leaves a screenshot."""
-    import re
-
     page.goto(f"{ui}/deployments/deployment/{deployment_id}")
     before = {r["id"] for r in _deployment_runs(ui, deployment_id)}
     page.get_by_role("button", name=re.compile(r"^\s*Run\s*$")).first.click()
@@ -84,6 +83,24 @@ def prefect_quick_run(page, ui: str, deployment_id: str, out: Path) -> str:
     page.screenshot(path=str(out / "prefect_quick_run.png"))
     (run_id,) = new
     return run_id
+
+
+def prefect_cancel(page, ui: str, flow_run_id: str, out: Path) -> None:
+    """On a running flow run's page press Cancel, then Confirm in the dialog that follows,
+    as a person would (the UI then sets the run Cancelling; its runner stops it)."""
+    page.goto(f"{ui}/runs/flow-run/{flow_run_id}")
+    page.get_by_text("Running").first.wait_for()
+    page.get_by_role("button", name=re.compile(r"^\s*Cancel\s*$")).first.click()
+    page.get_by_text("Cancel Flow Run").first.wait_for()
+    page.screenshot(path=str(out / "prefect_cancel.png"))
+    page.get_by_role("button", name=re.compile(r"^\s*Confirm\s*$")).first.click()
+    try:  # the server's state, not the UI's toast (see prefect_quick_run)
+        wait_until("the Confirm click to set the run Cancelling", lambda: api(
+            f"{ui}/api/flow_runs/{flow_run_id}")["state"]["type"] in {"CANCELLING", "CANCELLED"}, TIMEOUT_MS / 1000,
+                   poll=0.5)
+    except AssertionError:
+        page.screenshot(path=str(out / "prefect_cancel_failed.png"))
+        raise
 
 
 def _deployment_runs(ui: str, deployment_id: str) -> list[dict]:

@@ -98,3 +98,29 @@ def test_headline_is_the_best_validation_feature_set():
                                                    {"headline_method": "concat_cs"})
     ner = {"dev": {"f1": 0.9}, "test": {"f1": 0.8}}
     assert reporting.headline("ner", ner) == ({"headline.test_f1": 0.8, "headline.dev_f1": 0.9}, {})
+
+
+def test_only_clones_of_dead_flow_processes_are_removed(tmp_path, monkeypatch):
+    """A private clone outlives a SIGKILLed flow process; the next flow run removes it, and
+    never the clone of a live process, nor one whose owner is not written yet."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from flows import experiments
+    from flows.processes import start_time
+
+    monkeypatch.setattr(experiments, "CLONES", tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    owners = {"killed": {"pid": dead.pid, "start_time": start_time(dead.pid)},
+              "live": {"pid": os.getpid(), "start_time": start_time(os.getpid())},
+              "reused-pid": {"pid": os.getpid(), "start_time": "1"}}  # this pid, but another process's start
+    for name, owner in owners.items():
+        (tmp_path / name / "repo").mkdir(parents=True)
+        (tmp_path / name / experiments.OWNER).write_text(json.dumps(owner))
+    (tmp_path / "being-made").mkdir()
+    dead.kill()
+    dead.wait()
+    assert experiments.remove_abandoned_clones() == ["killed", "reused-pid"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["being-made", "live"]

@@ -73,27 +73,28 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any] | None = None)
     tags = {"stage": stage, "kind": "stage", **_owner_tags()}
     if config.dvc_experiment:
         tags["dvc_experiment"] = config.dvc_experiment
-    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags):
+    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags), _releasing_reads_on_interrupt():
         if params:
             mlflow.log_params(_clean_params(params))
-        try:
-            yield mlflow
-        except KeyboardInterrupt as interrupt:
-            _release_interrupted_reads(interrupt)
-            raise
+        yield mlflow
 
 
-def _release_interrupted_reads(interrupt: KeyboardInterrupt) -> None:
+@contextmanager
+def _releasing_reads_on_interrupt() -> Iterator[None]:
     """Ctrl-C can land while MLflow reads its SQLite store. The interrupted statement,
     kept alive by the locals of the traceback's frames, keeps its read lock; ending the
     run as FAILED (another connection of this process) then waited the store's 20 s
     busy timeout and failed, and so did the flow process's reads. Clearing those frames
-    finalises the statement."""
-    import gc
-    import traceback
+    finalises the statement before the run ends."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        import gc
+        import traceback
 
-    traceback.clear_frames(interrupt.__traceback__)
-    gc.collect()
+        traceback.clear_frames(interrupt.__traceback__)
+        gc.collect()
+        raise
 
 
 @contextmanager
@@ -104,14 +105,11 @@ def flow_run(name: str, experiment: str, params: dict[str, Any] | None = None,
     mlflow = _setup(experiment)
     mark_dead_runs_failed(mlflow)
     with mlflow.start_run(run_name=label or name, parent_run_id=parent_run_id, nested=parent_run_id is not None,
-                          tags={"kind": "flow", "flow": name, **_owner_tags()}) as run:
+                          tags={"kind": "flow", "flow": name, **_owner_tags()}) as run, \
+            _releasing_reads_on_interrupt():
         if params:
             mlflow.log_params(_clean_params(params))
-        try:
-            yield mlflow, run
-        except KeyboardInterrupt as interrupt:
-            _release_interrupted_reads(interrupt)
-            raise
+        yield mlflow, run
 
 
 def _owner_tags() -> dict[str, str]:

@@ -54,6 +54,15 @@ def stage_env(parent_run_id: str, experiment: str) -> dict[str, str]:
     return env
 
 
+INTERRUPTED_EXIT = 130  # a stage's exit on Ctrl-C or a passed-on SIGTERM (128 + SIGINT; tasks/common/stage.py)
+
+
+class StageInterrupted(RuntimeError):
+    """The stage stopped on an interrupt, as it should: not a failure of its own. What a
+    subflow of a pipeline raises when the pipeline is cancelled or Ctrl-C'd, instead of a
+    "failed" message with the stage's last lines."""
+
+
 def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_ROOT) -> None:
     """Run a DVC command, mirroring its output into the Prefect log (and training
     epochs as a progress artifact); a failure raises with the output's tail."""
@@ -86,6 +95,8 @@ def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_
         _last_words(proc, show)
         raise
     if proc.wait() != 0:
+        if any(line.endswith(f"exited with {INTERRUPTED_EXIT}") for line in tail[-3:]):  # DVC names the stage's exit
+            raise StageInterrupted(f"{what} was interrupted: it left no output half-written, and DVC did not commit it")
         raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
 

@@ -124,3 +124,23 @@ def test_only_clones_of_dead_flow_processes_are_removed(tmp_path, monkeypatch):
     dead.wait()
     assert experiments.remove_abandoned_clones() == ["killed", "reused-pid"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["being-made", "live"]
+
+
+def test_a_stage_stopped_by_an_interrupt_is_not_reported_as_failed(monkeypatch):
+    """DVC exits 255 both when a stage fails and when it was interrupted; its last line
+    names the stage's own exit, 130 for an interrupt (tasks/common/stage.py)."""
+    import logging
+    import os
+    import sys
+
+    import pytest
+
+    monkeypatch.setattr(runner, "get_run_logger", lambda: logging.getLogger("test"))
+    dvc_like = ("print(\"Running stage 'train_ner':\"); print('train_ner interrupted: no output was left half-written'); "
+                "print(\"ERROR: failed to reproduce 'train_ner': failed to run: python -m tasks.train_ner, exited with {}\"); "
+                "raise SystemExit(255)")
+    with pytest.raises(runner.StageInterrupted, match="stage train_ner was interrupted: it left no output half-written"):
+        runner._stream([sys.executable, "-c", dvc_like.format(130)], dict(os.environ), "stage train_ner")
+    with pytest.raises(RuntimeError, match=r"(?s)stage train_ner failed \(exit 255\):\n.*exited with 1$") as failed:
+        runner._stream([sys.executable, "-c", dvc_like.format(1)], dict(os.environ), "stage train_ner")
+    assert not isinstance(failed.value, runner.StageInterrupted)

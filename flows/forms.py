@@ -139,8 +139,10 @@ def run_cli(prepare: Callable[[], Callable[[], object]]) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.ui import running_prefect_api, start_temporary_prefect_server
+    from tasks.common.interrupts import keep_interrupts
     from tasks.common.tracking import TrackingUnavailable, check_tracking_server
 
+    keep_interrupts()
     quiet_environment()
     api = None
     try:

@@ -71,9 +71,11 @@ def run_stage(stage: str, work: Callable[[Params, Any], Any]) -> None:
     """Entry point of a stage module (see the module docstring). ``work(params, mlflow)``
     writes the stage's outputs; a :class:`StageResult` it returns is logged (any other
     return value is ignored: the metrics files are logged anyway)."""
+    from tasks.common.interrupts import keep_interrupts
     from tasks.common.settings import quiet_environment
     from tasks.common.tracking import log_metrics_tree, stage_run
 
+    keep_interrupts()  # a Ctrl-C that lands in a finaliser still stops the stage
     quiet_environment()
     files = STAGES[stage]
     try:

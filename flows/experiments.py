@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from flows.processes import start_time
+from flows.processes import process_record, recorded_pid
 from tasks.common.settings import PROJECT_ROOT
 
 
@@ -90,15 +90,15 @@ OWNER = "owner.json"
 def remove_abandoned_clones() -> list[str]:
     """Remove the private clones whose flow process is gone (killed before it could
     remove its own: e.g. a Prefect cancellation that ran out its grace period and ended
-    in SIGKILL). A clone's owner is its process id and start time, so a reused id is no
-    owner. Returns the experiment names removed."""
+    in SIGKILL). A clone's owner is a :func:`~flows.processes.process_record`, so a reused
+    id is no owner. Returns the experiment names removed."""
     removed = []
     for base in sorted(CLONES.glob("*")):
         try:
             owner = json.loads((base / OWNER).read_text())
         except (OSError, ValueError):  # no owner yet: a clone being made right now, or not ours
             continue
-        if start_time(owner["pid"]) != owner["start_time"]:
+        if recorded_pid(owner) is None:
             shutil.rmtree(base, ignore_errors=True)
             removed.append(base.name)
     return removed
@@ -114,7 +114,7 @@ def private_clone(name: str) -> Iterator[Path]:
     base = CLONES / name
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
-    (base / OWNER).write_text(json.dumps({"pid": os.getpid(), "start_time": start_time(os.getpid())}))
+    (base / OWNER).write_text(json.dumps(process_record(os.getpid())))
     clone = base / "repo"
     try:
         head = _git("rev-parse", "HEAD", check=True).stdout.strip()

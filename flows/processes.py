@@ -78,14 +78,25 @@ def start_time(pid: int) -> str | None:
     return fields[19] if fields else None
 
 
+def process_record(pid: int) -> dict:
+    """What identifies process ``pid`` later: its id and its start time, since an id is
+    reused once the process is gone."""
+    return {"pid": pid, "start_time": start_time(pid)}
+
+
+def recorded_pid(record: dict) -> int | None:
+    """The pid of a :func:`process_record` if that process still runs, else None."""
+    pid = int(record["pid"])
+    return pid if start_time(pid) == record["start_time"] else None
+
+
 def running_pid(service: Service) -> int | None:
     """The pid of our process for ``service`` if it is still that process."""
     try:
         record = json.loads(service.pid_file.read_text())
     except (OSError, ValueError):
         return None
-    pid = int(record["pid"])
-    return pid if start_time(pid) == record["start_time"] else None
+    return recorded_pid(record)
 
 
 def port_busy(port: int, host: str = HOST) -> bool:
@@ -146,8 +157,7 @@ def start_service(service: Service, timeout: float) -> int:
     with open(service.log_file, "ab") as log:
         proc = subprocess.Popen(service.cmd, cwd=service.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, user=service.user)
-    service.pid_file.write_text(json.dumps({"pid": proc.pid, "start_time": start_time(proc.pid),
-                                            "cmd": service.cmd}))
+    service.pid_file.write_text(json.dumps({**process_record(proc.pid), "cmd": service.cmd}))
     deadline = time.monotonic() + timeout
     while not _ready(service):
         if proc.poll() is not None:

@@ -1,6 +1,7 @@
 """Time the test suite of a checkout, the way `make test` runs it or serially, and record
 the wall time, the counts, the slowest tests, how busy the CPUs were (sampled from
-/proc/stat every few seconds) and each test file's process and span (the pytest plugin
+/proc/stat every few seconds), which kinds of process spent the CPU-seconds
+(benchmarks/process_cpu.py) and each test file's process and span (the pytest plugin
 benchmarks/suite_timeline.py) in benchmarks/results/test_suite.json.
 
     python benchmarks/test_suite.py --label parallel                     # -n 2 --dist loadfile --no-loadscope-reorder (make test)
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.process_cpu import ProcessCpu  # noqa: E402
 from benchmarks.records import record  # noqa: E402
 from tasks.report.markdown import short_commit, this_machine  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "test_suite.json"
@@ -57,6 +59,12 @@ class CpuSampler(threading.Thread):
         self.join()
         self.samples.append((time.time(), *cpu_jiffies()))
         return self.samples
+
+
+def busy_cpu_seconds(samples: list[tuple[float, int, int]]) -> float:
+    """The CPU-seconds all cores were busy between the first and the last sample."""
+    (_, total0, idle0), (_, total1, idle1) = samples[0], samples[-1]
+    return ((total1 - total0) - (idle1 - idle0)) / os.sysconf("SC_CLK_TCK")
 
 
 def busy(samples: list[tuple[float, int, int]]) -> tuple[float, list[float]]:
@@ -101,12 +109,15 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2, tests: str = "te
     print(f"running {shown} in {checkout}", flush=True)
     env = {**os.environ, "CI": "true",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")]))}
-    sampler = CpuSampler()
+    sampler, processes_cpu = CpuSampler(), ProcessCpu()
     sampler.start()
+    processes_cpu.start()
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
-    cpu_busy, by_minute = busy(sampler.stop())
+    by_process = processes_cpu.stop()
+    samples = sampler.stop()
+    cpu_busy, by_minute = busy(samples)
     files = file_spans(timeline)
     timeline.unlink()
     print(proc.stdout[-6000:], proc.stderr[-2000:], sep="\n", flush=True)
@@ -117,6 +128,7 @@ def run_suite(checkout: Path, serial: bool, processes: int = 2, tests: str = "te
             "wall_s": round(wall, 1), "pytest_s": float(summary[-1][1]) if summary else None, "counts": counts,
             "slowest": [{"seconds": float(s), "when": w, "test": t} for s, w, t in SLOW.findall(proc.stdout)][:15],
             "cpu_busy": cpu_busy, "cpu_busy_by_minute": by_minute, "files": files,
+            "cpu_busy_s": round(busy_cpu_seconds(samples), 1), "cpu_by_process": by_process,
             "machine": this_machine(), "date": time.strftime("%Y-%m-%d")}
 
 

@@ -188,7 +188,22 @@ def suite_files(label: str, run: dict, shown: int = 12) -> str:
     minutes = " ".join(f"{b:.0%}" for b in run["cpu_busy_by_minute"])
     return (f"Where the time of `{label}` went (its longest test files; the process that ran each, and when):\n\n"
             + table(["test file", "process", "from-to", "seconds"], rows)
-            + f"\n\nCPU busy, minute by minute: {minutes}.")
+            + f"\n\nCPU busy, minute by minute: {minutes}."
+            + (suite_cpu(label, run) if run.get("cpu_by_process") else ""))
+
+
+def suite_cpu(label: str, run: dict, shown: int = 16) -> str:
+    """Which kinds of process spent run ``label``'s CPU-seconds (benchmarks/process_cpu.py)."""
+    kinds = run["cpu_by_process"]
+    sampled = sum(k["cpu_s"] for k in kinds)
+    rows = [[k["kind"], k["processes"], seconds(k["cpu_s"]), f"{k['cpu_s'] / sampled:.1%}"] for k in kinds[:shown]]
+    if rest := kinds[shown:]:
+        spent = sum(k["cpu_s"] for k in rest)
+        rows.append([f"{len(rest)} other kinds", sum(k["processes"] for k in rest), seconds(spent),
+                     f"{spent / sampled:.1%}"])
+    return (f"\n\nWhere the CPU-seconds of `{label}` went, by kind of process (sampled twice a second: "
+            f"{seconds(sampled)} of the {seconds(run['cpu_busy_s'])} the cores were busy):\n\n"
+            + table(["process", "processes", "CPU", "share"], rows))
 
 
 TABLES = {"bench-projection": projection, "bench-minilm": minilm, "bench-graphsage": graphsage,

@@ -221,3 +221,16 @@ def test_the_suite_table_shows_where_the_time_of_the_last_whole_suite_went(tmp_p
     assert "| fast |" in text and "-m pytest -q tests/unit" in text
     assert "Where the time of `whole` went" in text and "tests/e2e/test_x.py" in text
     assert "tests/unit/test_y.py" not in text
+
+
+def test_the_suite_cpu_table_gives_each_kind_its_share_and_lumps_the_rest():
+    from tasks.report.benchmarks import suite_cpu
+
+    kinds = [{"kind": "stage train_sage", "processes": 3, "cpu_s": 60.0},
+             {"kind": "DVC", "processes": 10, "cpu_s": 30.0},
+             {"kind": "SSH", "processes": 2, "cpu_s": 6.0}, {"kind": "git", "processes": 1, "cpu_s": 4.0}]
+    text = suite_cpu("run", {"cpu_by_process": kinds, "cpu_busy_s": 110.0}, shown=2)
+    assert "100.0 s of the 110.0 s the cores were busy" in text
+    assert "| stage train_sage | 3 | 60.0 s | 60.0% |" in text and "| DVC | 10 | 30.0 s | 30.0% |" in text
+    assert "| 2 other kinds | 3 | 10.0 s | 10.0% |" in text and "SSH" not in text
+    assert "other kinds" not in suite_cpu("run", {"cpu_by_process": kinds, "cpu_busy_s": 110.0}, shown=4)

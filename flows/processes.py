@@ -244,6 +244,36 @@ def interrupt_children() -> list[int]:
     return pids
 
 
+def keep_termination_signals() -> None:
+    """Prefect's SIGTERM bridge (a run cancelled in the UI, a worker stopping it) raises
+    ``TerminationSignal`` at the main thread's next bytecode. When that bytecode belongs to
+    a finaliser the garbage collector runs, Python reports the exception as unraisable and
+    the flow runs on: no stage hears of it (``_stream`` in flows/runner.py passes it on)
+    until Prefect kills the flow after its grace period, leaving the stage running. As
+    tasks/common/interrupts.py does for a lost Ctrl-C, send the same signal again a moment
+    later, from a thread. Installed once per process, above the hook already there."""
+    import threading
+
+    from prefect.exceptions import TerminationSignal
+
+    from tasks.common.interrupts import RESEND_AFTER_S
+
+    previous = sys.unraisablehook
+    if getattr(previous, "keeps_termination_signals", False):
+        return
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, TerminationSignal):
+            resend = threading.Timer(RESEND_AFTER_S, os.kill, (os.getpid(), unraisable.exc_value.signal))
+            resend.daemon = True
+            resend.start()
+        else:
+            previous(unraisable)
+
+    hook.keeps_termination_signals = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)

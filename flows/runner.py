@@ -25,7 +25,7 @@ from prefect import get_run_logger, task
 from prefect.exceptions import TerminationSignal
 
 from flows import experiments
-from flows.processes import interrupt_children
+from flows.processes import interrupt_children, keep_termination_signals
 from flows.reporting import (git_commit, headline, log_plots_page, prefect_run_note, reproduce_command,
                              run_label)
 from flows.workspace import resolve_params, workspace_lock
@@ -66,6 +66,7 @@ class StageInterrupted(RuntimeError):
 def _stream(cmd: list[str], env: dict[str, str], what: str, cwd: Path = PROJECT_ROOT) -> None:
     """Run a DVC command, mirroring its output into the Prefect log (and training
     epochs as a progress artifact); a failure raises with the output's tail."""
+    keep_termination_signals()  # a cancel that lands in a finaliser still stops the stage
     logger = get_run_logger()
     logger.info("running %s", " ".join(cmd[2:]))
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

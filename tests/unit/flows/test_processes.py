@@ -1,5 +1,6 @@
 """flows/processes.py without real servers: busy ports, failed starts, pid reuse, and
-stopping or killing exactly the processes we started (also those in new sessions)."""
+stopping or killing exactly the processes we started (also those in new sessions), and
+a Prefect termination signal lost in a finaliser sent again."""
 from __future__ import annotations
 
 import json
@@ -90,3 +91,47 @@ def test_make_ui_services_bind_to_localhost_and_keep_state_in_the_project(monkey
         assert service.state == tmp_path / ".ui"
         if service.port is not None:
             assert service.cmd[service.cmd.index("--host") + 1] == "127.0.0.1"
+
+
+TERMINATED_IN_A_FINALISER = """
+import signal, sys, time, weakref
+from prefect.exceptions import TerminationSignal
+from flows.processes import keep_termination_signals
+
+def bridge(sig, frame):  # what Prefect's SIGTERM bridge does
+    raise TerminationSignal(signal=sig)
+
+signal.signal(signal.SIGTERM, bridge)
+if sys.argv[1] == "kept":
+    keep_termination_signals()
+    keep_termination_signals()  # a second call installs nothing more
+
+class Collected:
+    pass
+
+def finaliser(ref):
+    raise TerminationSignal(signal=signal.SIGTERM)  # the bridge, had the signal landed here
+
+obj = Collected()
+ref = weakref.ref(obj, finaliser)
+try:
+    del obj
+    for _ in range(500):
+        time.sleep(0.01)
+    print("ran on")
+except TerminationSignal:
+    print("terminated")
+"""
+
+
+@pytest.mark.parametrize("mode, said", [("kept", "terminated"), ("plain", "ran on")])
+def test_a_termination_signal_lost_in_a_finaliser_is_sent_again_only_when_kept(mode, said):
+    import subprocess
+
+    from tests.support import ROOT
+
+    done = subprocess.run([sys.executable, "-c", TERMINATED_IN_A_FINALISER, mode], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [said]
+    assert ("TerminationSignal" in done.stderr) == (mode == "plain")  # reported as lost only without the hook

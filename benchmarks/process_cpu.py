@@ -28,7 +28,7 @@ KINDS: list[tuple[str, str]] = [
     (r"prefect\.server\.api\.server:create_app", "temporary Prefect server (a flow command's own)"),
     (r"prefect server start", "Prefect server (make ui, make cluster)"),
     (r"mlflow\.server|mlflow server", "MLflow server"),
-    (r"postgres", "PostgreSQL"),
+    (r"^postgres|/bin/postgres\b", "PostgreSQL"),  # not `flows.cluster restart postgres`
     (r"-m flows\.cluster\b", "cluster command (flows.cluster)"),
     (r"-m flows\.(\w+)", "flow command (flows.{})"),
     (r"prefect worker start", "Prefect worker"),

@@ -28,6 +28,8 @@ def cpu():
     ("/p/.venv/bin/python -m dvc repro --single-item train_sage", "DVC"),
     ("/p/.venv/bin/python -u -c import sys;exec(eval(sys.stdin.readline()))", "pytest worker (the tests' own code)"),
     ("postgres: gnn mlflow 127.0.0.1(5432) idle", "PostgreSQL"),
+    ("/usr/lib/postgresql/15/bin/postgres -D /tmp/c/pg -p 5432", "PostgreSQL"),
+    ("/p/.venv/bin/python -m flows.cluster restart postgres", "cluster command (flows.cluster)"),
     ("[kworker/0:1]", "kernel threads"),
     ("/usr/bin/python3 -c pass", "other Python"),
     ("/usr/bin/sleep 5", "other"),

@@ -234,3 +234,18 @@ def test_the_suite_cpu_table_gives_each_kind_its_share_and_lumps_the_rest():
     assert "| stage train_sage | 3 | 60.0 s | 60.0% |" in text and "| DVC | 10 | 30.0 s | 30.0% |" in text
     assert "| 2 other kinds | 3 | 10.0 s | 10.0% |" in text and "SSH" not in text
     assert "other kinds" not in suite_cpu("run", {"cpu_by_process": kinds, "cpu_busy_s": 110.0}, shown=4)
+
+
+def test_the_suite_floor_spares_mlflow_in_every_stage_process_and_the_sparable_kinds():
+    from tasks.report.benchmarks import suite_floor
+
+    kinds = [{"kind": "stage train_sage", "processes": 10, "cpu_s": 100.0},
+             {"kind": "stage sample_graph", "processes": 30, "cpu_s": 90.0},
+             {"kind": "temporary Prefect server (a flow command's own)", "processes": 5, "cpu_s": 25.0},
+             {"kind": "evaluate_tags' fit processes (joblib)", "processes": 8, "cpu_s": 15.0},
+             {"kind": "DVC", "processes": 80, "cpu_s": 40.0},
+             {"kind": "stage predict", "processes": 4, "cpu_s": 20.0}]  # the serving command: no DVC stage
+    text = suite_floor("s", {"cpu_by_process": kinds, "cpu_busy_s": 1600.0}, {"mlflow_in_a_stage_s": 2.5})
+    # 40 stage processes x 2.5 s = 100; 25 + 15 = 40; 1600 - 140 = 1460 CPU-s = 12.2 min on two cores
+    assert "40 stage processes" in text and "about 100 CPU-s" in text and "spent 40 CPU-s" in text
+    assert "would be 1460: **12.2 min**" in text

@@ -29,6 +29,8 @@ NER_VARIANTS = {  # benchmarks/ner_seeds.py variant -> what it is (rows are rank
     "document_edges_only_clip_norm": "`graph_clip_norm` without dependency arcs (`dependency_arcs: false`)",
     "graph_lr_decay": "`graph` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
     "graph_clip_norm_lr_decay": "`graph_clip_norm` with a decaying learning rate (`ner.train.lr_decay: 0.05`)",
+    "graph_clip_norm_batch64_word_dropout_lr_decay": "`graph_clip_norm_batch64_word_dropout` with a decaying "
+                                                     "learning rate (`ner.train.lr_decay: 0.05`)",
     "graph_clip_norm_word_dropout": "`graph_clip_norm` with singleton UNK (`ner.train.word_dropout: 0.5`)",
     "graph_clip_norm_batch64": "`graph_clip_norm` on batches (and document windows) of 64 sentences "
                                "(`ner.train.batch_size: 64`)",

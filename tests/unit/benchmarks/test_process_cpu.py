@@ -65,3 +65,14 @@ def test_a_busy_child_is_found_with_the_cpu_it_spent(cpu):
     spent = [sampler.last[key] - sampler.first.get(key, 0.0) for key in sampler.last if key[0] == child.pid]
     assert len(spent) == 1 and 0.7 <= spent[0] <= 1.2, spent
     assert any(row["kind"] == "other Python" and row["cpu_s"] >= 0.7 for row in sampler.by_kind())
+
+
+def test_the_report_names_kinds_the_sampler_gives(cpu):
+    """tasks/report/benchmarks.py's floor finds its kinds by the sampler's labels: a
+    renamed label would leave the floor silently unspared."""
+    from tasks.common.paths import STAGES
+    from tasks.report.benchmarks import SPARABLE
+
+    labels = {label for _, label in cpu.KINDS}
+    assert set(SPARABLE) <= labels
+    assert all(cpu.kind(f"python -m tasks.{stage}").removeprefix("stage ") == stage for stage in STAGES)
